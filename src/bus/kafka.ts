@@ -1,0 +1,370 @@
+/**
+ * The Kafka bus, the only file that imports kafkajs. It maps kafkajs's errors onto the
+ * exit-code table and its logs onto ours (kafkajs logs every retry as an error, which would
+ * bury the one line an operator needs).
+ */
+import process from "node:process";
+import {
+  type Admin,
+  type Consumer as KafkaConsumer,
+  Kafka,
+  type KafkaConfig,
+  type LogEntry,
+  logLevel,
+  type Producer,
+} from "kafkajs";
+import type { LoadedConfig } from "../config/mod.ts";
+import { AuthFailure, type CryptopipeError, messageOf, RuntimeFailure } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type {
+  Bus,
+  Consumer,
+  ConsumerHandlers,
+  IncomingMessage,
+  OutgoingMessage,
+  PartitionOffsets,
+  Publisher,
+  TopicPartition,
+} from "./mod.ts";
+
+silenceNegativeTimeoutWarning();
+
+/**
+ * kafkajs computes some timer delays that come out negative under Deno's Node layer, which
+ * prints a TimeoutNegativeWarning per occurrence. The delay is clamped to 1 ms either way, so
+ * the warning carries no information for an operator: drop exactly that one, keep the rest.
+ */
+function silenceNegativeTimeoutWarning(): void {
+  const original = process.emitWarning.bind(process);
+  // deno-lint-ignore no-explicit-any
+  (process as any).emitWarning = (warning: unknown, ...rest: unknown[]) => {
+    const name = typeof warning === "object" && warning !== null
+      ? (warning as Error).name
+      : rest[0];
+    const text = typeof warning === "string" ? warning : (warning as Error)?.message ?? "";
+    if (
+      name === "TimeoutNegativeWarning" ||
+      /is a negative number\.\s*Timeout duration was set to 1/.test(text)
+    ) return;
+    // deno-lint-ignore no-explicit-any
+    return (original as any)(warning, ...rest);
+  };
+}
+
+const AUTH_ERROR_TYPES = new Set([
+  "SASL_AUTHENTICATION_FAILED",
+  "ILLEGAL_SASL_STATE",
+  "UNSUPPORTED_SASL_MECHANISM",
+  "TOPIC_AUTHORIZATION_FAILED",
+  "GROUP_AUTHORIZATION_FAILED",
+  "CLUSTER_AUTHORIZATION_FAILED",
+  "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
+]);
+const TLS_CODES =
+  /^(SELF_SIGNED_CERT|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|CERT_|ERR_TLS_|DEPTH_ZERO_SELF_SIGNED)/;
+
+function causes(error: unknown): unknown[] {
+  const chain: unknown[] = [];
+  let current: unknown = error;
+  while (current && chain.length < 10 && !chain.includes(current)) {
+    chain.push(current);
+    // deno-lint-ignore no-explicit-any
+    const e = current as any;
+    current = e.originalError ?? e.cause ?? e.retriableError;
+  }
+  return chain;
+}
+
+/** Turn a kafkajs failure into our error with one clear line. */
+export function kafkaFailure(
+  action: string,
+  brokers: readonly string[],
+  error: unknown,
+): CryptopipeError {
+  const chain = causes(error);
+  // deno-lint-ignore no-explicit-any
+  const auth = chain.find((e: any) =>
+    e?.name === "KafkaJSSASLAuthenticationError" || AUTH_ERROR_TYPES.has(e?.type) ||
+    TLS_CODES.test(String(e?.code ?? ""))
+  );
+  if (auth) {
+    return new AuthFailure(`Cannot ${action} at ${brokers.join(",")}: ${messageOf(auth)}`, {
+      cause: error,
+    });
+  }
+  // The innermost message is usually the concrete one ("connect ECONNREFUSED 127.0.0.1:9092").
+  const detail = messageOf(chain[chain.length - 1]);
+  const outer = messageOf(error);
+  const reason = detail === outer ? outer : `${outer} (${detail})`;
+  return new RuntimeFailure(`Cannot ${action} at ${brokers.join(",")}: ${reason}`, {
+    cause: error,
+  });
+}
+
+function kafkaLogCreator(logger: Logger) {
+  const log = logger.child({ component: "kafkajs" });
+  return () => ({ level, log: entry }: LogEntry) => {
+    const { message, ...fields } = entry;
+    // Retries are expected and reported once by us when they run out: keep them at debug.
+    if (level === logLevel.WARN && /rebalanc/i.test(message)) log.info(message);
+    else log.debug(message, fields);
+  };
+}
+
+function kafkaConfig(config: LoadedConfig, logger: Logger): KafkaConfig {
+  const { bus } = config;
+  const sasl = bus.sasl && config.secrets.busSaslPassword
+    ? {
+      mechanism: bus.sasl.mechanism,
+      username: bus.sasl.username,
+      password: config.secrets.busSaslPassword.reveal(),
+    }
+    : undefined;
+  return {
+    clientId: bus.client_id,
+    brokers: bus.brokers,
+    connectionTimeout: bus.connect_timeout_ms,
+    requestTimeout: bus.request_timeout_ms,
+    retry: {
+      retries: bus.retry.retries,
+      initialRetryTime: bus.retry.initial_ms,
+      maxRetryTime: bus.retry.max_ms,
+    },
+    logLevel: logLevel.DEBUG,
+    logCreator: kafkaLogCreator(logger),
+    // deno-lint-ignore no-explicit-any
+    ...(sasl ? { sasl: sasl as any } : {}),
+  };
+}
+
+function toIncoming(topic: string, partition: number, m: {
+  offset: string;
+  timestamp: string;
+  key: Uint8Array | null;
+  value: Uint8Array | null;
+  headers?: Record<string, unknown>;
+}): IncomingMessage {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m.headers ?? {})) {
+    if (v !== undefined && v !== null) headers[k] = String(v);
+  }
+  return {
+    topic,
+    partition,
+    offset: Number(m.offset),
+    timestamp: Number(m.timestamp),
+    key: m.key ? new TextDecoder().decode(m.key) : null,
+    value: m.value,
+    headers,
+  };
+}
+
+class KafkaPublisher implements Publisher {
+  constructor(readonly producer: Producer, readonly brokers: readonly string[]) {}
+
+  async send(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
+    try {
+      await this.producer.send({
+        topic,
+        acks: -1,
+        messages: messages.map((m) => ({
+          key: m.key,
+          value: m.value,
+          headers: m.headers ? { ...m.headers } : undefined,
+        })),
+      });
+    } catch (error) {
+      throw kafkaFailure(`publish to topic ${topic}`, this.brokers, error);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.producer.disconnect();
+  }
+}
+
+class KafkaGroupConsumer implements Consumer {
+  readonly failed: Promise<Error>;
+  #fail!: (error: Error) => void;
+
+  constructor(
+    readonly consumer: KafkaConsumer,
+    readonly topic: string,
+    readonly brokers: readonly string[],
+    readonly logger: Logger,
+  ) {
+    this.failed = new Promise((resolve) => (this.#fail = resolve));
+    consumer.on(consumer.events.CRASH, (event) => {
+      this.#fail(kafkaFailure(`consume topic ${topic}`, brokers, event.payload.error));
+    });
+  }
+
+  async start(handlers: ConsumerHandlers): Promise<void> {
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      const assigned: TopicPartition[] = [];
+      for (const [topic, partitions] of Object.entries(event.payload.memberAssignment)) {
+        for (const partition of partitions) assigned.push({ topic, partition });
+      }
+      handlers.onAssignment(assigned).catch((error) => this.#fail(error as Error));
+    });
+    try {
+      await this.consumer.subscribe({ topics: [this.topic], fromBeginning: true });
+      await this.consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: 1,
+        eachBatch: async ({ batch, resolveOffset, heartbeat, isStale, isRunning }) => {
+          if (!isRunning() || isStale() || batch.messages.length === 0) return;
+          const messages = batch.messages.map((m) => toIncoming(batch.topic, batch.partition, m));
+          await handlers.onMessages(messages, heartbeat);
+          resolveOffset(batch.lastOffset());
+        },
+      });
+    } catch (error) {
+      throw kafkaFailure(`consume topic ${this.topic}`, this.brokers, error);
+    }
+  }
+
+  async commit(tp: TopicPartition, nextOffset: number): Promise<void> {
+    try {
+      await this.consumer.commitOffsets([{
+        topic: tp.topic,
+        partition: tp.partition,
+        offset: String(nextOffset),
+      }]);
+    } catch (error) {
+      throw kafkaFailure(`commit offsets for ${tp.topic}[${tp.partition}]`, this.brokers, error);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.consumer.disconnect();
+  }
+}
+
+class KafkaBus implements Bus {
+  readonly #kafka: Kafka;
+  #admin?: Admin;
+  readonly describe: string;
+
+  constructor(readonly config: LoadedConfig, readonly logger: Logger) {
+    this.#kafka = new Kafka(kafkaConfig(config, logger));
+    this.describe = `kafka ${config.bus.brokers.join(",")}`;
+  }
+
+  get brokers(): readonly string[] {
+    return this.config.bus.brokers;
+  }
+
+  async #adminClient(): Promise<Admin> {
+    if (!this.#admin) {
+      const admin = this.#kafka.admin();
+      try {
+        await admin.connect();
+      } catch (error) {
+        throw kafkaFailure("connect to Kafka", this.brokers, error);
+      }
+      this.#admin = admin;
+    }
+    return this.#admin;
+  }
+
+  async ensureTopics(topics: readonly string[]): Promise<void> {
+    const admin = await this.#adminClient();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const missing = topics.filter((t) => !existing.has(t));
+      if (missing.length === 0) return;
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((topic) => ({
+          topic,
+          numPartitions: this.config.bus.topic_partitions,
+        })),
+      });
+      this.logger.info("created topics", {
+        topics: missing.join(","),
+        partitions: this.config.bus.topic_partitions,
+      });
+    } catch (error) {
+      // deno-lint-ignore no-explicit-any
+      if ((error as any)?.type === "TOPIC_ALREADY_EXISTS") return;
+      throw kafkaFailure(`create topics ${topics.join(",")}`, this.brokers, error);
+    }
+  }
+
+  async publisher(): Promise<Publisher> {
+    const producer = this.#kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: this.config.produce.max_in_flight,
+      allowAutoTopicCreation: false,
+    });
+    try {
+      await producer.connect();
+    } catch (error) {
+      throw kafkaFailure("connect to Kafka", this.brokers, error);
+    }
+    return new KafkaPublisher(producer, this.brokers);
+  }
+
+  async consumer(topic: string, groupId: string): Promise<Consumer> {
+    const session = this.config.bus.session_timeout_ms;
+    const consumer = this.#kafka.consumer({
+      groupId,
+      sessionTimeout: session,
+      heartbeatInterval: Math.max(500, Math.floor(session / 10)),
+      allowAutoTopicCreation: false,
+      maxBytes: 50 * 1024 * 1024,
+      // A crash is final: the mode exits 3 and systemd decides about restarts.
+      retry: {
+        retries: this.config.bus.retry.retries,
+        initialRetryTime: this.config.bus.retry.initial_ms,
+        maxRetryTime: this.config.bus.retry.max_ms,
+        restartOnFailure: () => Promise.resolve(false),
+      },
+    });
+    try {
+      await consumer.connect();
+    } catch (error) {
+      throw kafkaFailure("connect to Kafka", this.brokers, error);
+    }
+    return new KafkaGroupConsumer(consumer, topic, this.brokers, this.logger);
+  }
+
+  async topicOffsets(topic: string): Promise<PartitionOffsets[]> {
+    const admin = await this.#adminClient();
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return offsets.map((o) => ({
+        partition: o.partition,
+        high: Number(o.high),
+        low: Number(o.low),
+      }));
+    } catch (error) {
+      throw kafkaFailure(`read offsets of topic ${topic}`, this.brokers, error);
+    }
+  }
+
+  async committedOffsets(groupId: string, topic: string): Promise<Map<number, number>> {
+    const admin = await this.#adminClient();
+    try {
+      const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      const result = new Map<number, number>();
+      for (const p of entry?.partitions ?? []) {
+        if (Number(p.offset) >= 0) result.set(p.partition, Number(p.offset));
+      }
+      return result;
+    } catch (error) {
+      throw kafkaFailure(`read committed offsets of group ${groupId}`, this.brokers, error);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#admin?.disconnect();
+    this.#admin = undefined;
+  }
+}
+
+export function createKafkaBus(config: LoadedConfig, logger: Logger): Bus {
+  return new KafkaBus(config, logger);
+}

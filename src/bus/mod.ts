@@ -1,0 +1,80 @@
+/**
+ * Stage door: the message bus. Kafka is the one real backend; the interface is what produce
+ * and consume need, and nothing of kafkajs leaks through it.
+ */
+import type { LoadedConfig } from "../config/mod.ts";
+import type { Logger } from "../log.ts";
+import { createKafkaBus } from "./kafka.ts";
+
+export interface OutgoingMessage {
+  readonly key: string;
+  readonly value: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface IncomingMessage {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  /** Kafka record timestamp, epoch ms (the produce time). */
+  readonly timestamp: number;
+  readonly key: string | null;
+  readonly value: Uint8Array | null;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export interface TopicPartition {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+export interface Publisher {
+  /** Resolves once every message is acknowledged by all in-sync replicas. */
+  send(topic: string, messages: readonly OutgoingMessage[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ConsumerHandlers {
+  /** Messages of one partition, in offset order. Call `heartbeat` during long work. */
+  onMessages(messages: readonly IncomingMessage[], heartbeat: () => Promise<void>): Promise<void>;
+  /** The group gave this member a new assignment; everything uncommitted will be re-read. */
+  onAssignment(assigned: readonly TopicPartition[]): Promise<void>;
+}
+
+export interface Consumer {
+  start(handlers: ConsumerHandlers): Promise<void>;
+  /** Commit `nextOffset` (the first offset not yet durable) for a partition. */
+  commit(tp: TopicPartition, nextOffset: number): Promise<void>;
+  /** Settles with the fatal error if the consumer stops by itself. */
+  readonly failed: Promise<Error>;
+  close(): Promise<void>;
+}
+
+export interface PartitionOffsets {
+  readonly partition: number;
+  /** Next offset to be written (high watermark). */
+  readonly high: number;
+  readonly low: number;
+}
+
+export interface Bus {
+  readonly describe: string;
+  ensureTopics(topics: readonly string[]): Promise<void>;
+  publisher(): Promise<Publisher>;
+  consumer(topic: string, groupId: string): Promise<Consumer>;
+  topicOffsets(topic: string): Promise<PartitionOffsets[]>;
+  /** Committed next-offsets of a group, by partition (absent = nothing committed). */
+  committedOffsets(groupId: string, topic: string): Promise<Map<number, number>>;
+  close(): Promise<void>;
+}
+
+export function createBus(config: LoadedConfig, logger: Logger): Bus {
+  switch (config.bus.type) {
+    case "kafka":
+      return createKafkaBus(config, logger);
+  }
+}
+
+export function rejectsTopic(config: Pick<LoadedConfig, "bus">): string {
+  return config.bus.rejects_topic ?? `${config.bus.topic}.rejects`;
+}

@@ -1,0 +1,68 @@
+/**
+ * Stage door: the catalog. It registers the lake's tables (columns from the record schema,
+ * dt/hour partition keys, location and format) so query engines can find them.
+ */
+import type { LoadedConfig } from "../config/mod.ts";
+import { type Column, ERROR_COLUMNS, LAKE_COLUMNS, TICKER_SCHEMA_ID } from "../record/mod.ts";
+import { LocalCatalog } from "./local.ts";
+
+export interface TableDefinition {
+  readonly database: string;
+  readonly name: string;
+  readonly description: string;
+  readonly schemaId: string;
+  readonly format: "parquet" | "jsonl";
+  /** Folder of the table relative to the lake root. */
+  readonly location: string;
+  readonly columns: readonly Column[];
+  readonly partitionKeys: readonly { readonly name: "dt" | "hour"; readonly doc: string }[];
+}
+
+export type RegisterResult = "created" | "updated" | "unchanged";
+
+export interface Catalog {
+  readonly describe: string;
+  register(table: TableDefinition): Promise<RegisterResult>;
+  tables(): Promise<TableDefinition[]>;
+}
+
+export const PARTITION_KEYS = [
+  { name: "dt", doc: "event date, UTC, YYYY-MM-DD" },
+  { name: "hour", doc: "event hour, UTC, 00-23" },
+] as const;
+
+/** The tables cryptopipe's consumer writes, derived from the config and the record schema. */
+export function lakeTables(
+  config: Pick<LoadedConfig, "catalog" | "store" | "encode">,
+): TableDefinition[] {
+  const common = {
+    database: config.catalog.database,
+    format: config.encode.format,
+    partitionKeys: PARTITION_KEYS,
+  };
+  return [
+    {
+      ...common,
+      name: config.store.table,
+      description: "Normalized ticker records with Kafka lineage",
+      schemaId: TICKER_SCHEMA_ID,
+      location: config.store.table,
+      columns: LAKE_COLUMNS,
+    },
+    {
+      ...common,
+      name: config.store.errors_table,
+      description: "Records consume could not accept, kept with their Kafka coordinates",
+      schemaId: "cryptopipe.error.v1",
+      location: config.store.errors_table,
+      columns: ERROR_COLUMNS,
+    },
+  ];
+}
+
+export function createCatalog(config: Pick<LoadedConfig, "catalog" | "store">): Catalog {
+  switch (config.catalog.type) {
+    case "local":
+      return new LocalCatalog(config.store.path, config.catalog.database);
+  }
+}

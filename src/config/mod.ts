@@ -1,0 +1,261 @@
+/**
+ * Config loading: TOML file → literal-secret check → `CRYPTOPIPE_<SECTION>__<KEY>` environment
+ * overrides → one schema → resolved secrets. Every failure is a ConfigError naming the file
+ * (or the environment variable) and the key.
+ */
+import { parse as parseToml, TomlError } from "smol-toml";
+import type { z } from "zod";
+import { ConfigError } from "../errors.ts";
+import { type Config, configSchema, LITERAL_SECRET_KEYS, type SaslConfig } from "./schema.ts";
+import { resolveSecret, type Secret, type SecretEnvironment } from "./secrets.ts";
+import { closestName } from "./suggest.ts";
+
+export { type Config, configSchema, type SourceConfig } from "./schema.ts";
+export { Secret } from "./secrets.ts";
+
+export const DEFAULT_CONFIG_PATH = "./cryptopipe.toml";
+export const ENV_PREFIX = "CRYPTOPIPE_";
+
+/** The config after secrets are read: secrets are Secret objects, never strings. */
+export type LoadedConfig = Config & {
+  readonly file: string;
+  readonly secrets: { readonly busSaslPassword?: Secret };
+};
+
+export interface ConfigEnvironment extends SecretEnvironment {
+  readonly envEntries: () => Iterable<[string, string]>;
+}
+
+export function denoConfigEnvironment(): ConfigEnvironment {
+  return {
+    env: (name) => Deno.env.get(name),
+    envEntries: () => Object.entries(Deno.env.toObject()),
+    readTextFile: (path) => Deno.readTextFileSync(path),
+  };
+}
+
+/** `--config`, else CRYPTOPIPE_CONFIG, else ./cryptopipe.toml. */
+export function configPath(
+  flag: string | undefined,
+  environment: Pick<ConfigEnvironment, "env">,
+): string {
+  return flag ?? environment.env(`${ENV_PREFIX}CONFIG`) ?? DEFAULT_CONFIG_PATH;
+}
+
+export function loadConfig(
+  file: string,
+  environment: ConfigEnvironment = denoConfigEnvironment(),
+): LoadedConfig {
+  let text: string;
+  try {
+    text = environment.readTextFile(file);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound
+      ? "file not found (copy cryptopipe.example.toml to ./cryptopipe.toml, or pass --config PATH)"
+      : `cannot read the file (${(error as Error).name})`;
+    throw new ConfigError(file, undefined, reason);
+  }
+  return parseConfig(text, file, environment);
+}
+
+export function parseConfig(
+  text: string,
+  file: string,
+  environment: ConfigEnvironment,
+): LoadedConfig {
+  let raw: Record<string, unknown>;
+  try {
+    raw = parseToml(text) as Record<string, unknown>;
+  } catch (error) {
+    if (error instanceof TomlError) {
+      const reason = error.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
+      throw new ConfigError(
+        file,
+        undefined,
+        `invalid TOML at line ${error.line}, column ${error.column}: ${reason}`,
+      );
+    }
+    throw error;
+  }
+  rejectLiteralSecrets(raw, [], file);
+  const origins = applyEnvOverrides(raw, environment.envEntries());
+  const result = configSchema.safeParse(raw);
+  if (!result.success) throw issueToError(result.error.issues, raw, file, origins);
+  const config = result.data;
+  const secrets: { busSaslPassword?: Secret } = {};
+  if (config.bus.sasl) {
+    secrets.busSaslPassword = resolveSecret(
+      config.bus.sasl as SaslConfig & Record<string, unknown>,
+      "password",
+      "bus.sasl",
+      file,
+      environment,
+    );
+  }
+  return { ...config, file, secrets };
+}
+
+function rejectLiteralSecrets(node: unknown, path: string[], file: string): void {
+  if (typeof node !== "object" || node === null || Array.isArray(node)) return;
+  for (const [key, value] of Object.entries(node)) {
+    if (LITERAL_SECRET_KEYS.has(key)) {
+      throw new ConfigError(
+        file,
+        [...path, key].join("."),
+        `a literal secret is not allowed in the config; name its source with ${key}_env (a CRYPTOPIPE_* variable), ${key}_file or ${key}_credential`,
+      );
+    }
+    rejectLiteralSecrets(value, [...path, key], file);
+  }
+}
+
+/** Walk the schema to the node at `path`, unwrapping defaults and picking union options by input. */
+function schemaAt(path: readonly PropertyKey[], input: unknown): z.ZodType | undefined {
+  let node: z.ZodType | undefined = configSchema;
+  let value: unknown = input;
+  for (const key of [...path, undefined]) {
+    // deno-lint-ignore no-explicit-any
+    let def: any = node?._zod.def;
+    while (def && ["default", "prefault", "optional", "nullable", "pipe"].includes(def.type)) {
+      node = def.innerType ?? def.in;
+      def = node?._zod.def;
+    }
+    if (def?.type === "union") {
+      const tag = (value as Record<string, unknown> | undefined)?.[def.discriminator];
+      node = def.options.find((o: z.ZodType) => {
+        // deno-lint-ignore no-explicit-any
+        const literal = (o._zod.def as any).shape?.[def.discriminator]?._zod.def.values?.[0];
+        return literal === tag;
+      }) ?? def.options[0];
+      def = node?._zod.def;
+    }
+    if (key === undefined) return node;
+    if (def?.type === "object") node = def.shape[key as string];
+    else if (def?.type === "record") node = def.valueType;
+    else return undefined;
+    value = (value as Record<PropertyKey, unknown> | undefined)?.[key];
+  }
+  return node;
+}
+
+function shapeKeys(path: readonly PropertyKey[], input: unknown): string[] {
+  // deno-lint-ignore no-explicit-any
+  const def: any = schemaAt(path, input)?._zod.def;
+  return def?.type === "object" ? Object.keys(def.shape) : [];
+}
+
+/** Apply CRYPTOPIPE_<SECTION>__<KEY>[__<KEY>…] overrides in place; returns path → variable. */
+function applyEnvOverrides(
+  raw: Record<string, unknown>,
+  entries: Iterable<[string, string]>,
+): Map<string, string> {
+  const origins = new Map<string, string>();
+  for (const [name, value] of entries) {
+    if (!name.startsWith(ENV_PREFIX) || !name.includes("__")) continue;
+    const path = name.slice(ENV_PREFIX.length).toLowerCase().split("__");
+    if (path.some((p) => p === "")) {
+      throw new ConfigError(`environment ${name}`, undefined, "empty key in the name");
+    }
+    const parentKeys = shapeKeys(path.slice(0, -1), raw);
+    const target = schemaAt(path, raw);
+    if (!target) {
+      const last = path[path.length - 1];
+      const hint = closestName(last, parentKeys);
+      throw new ConfigError(
+        `environment ${name}`,
+        path.join("."),
+        `unknown key${
+          hint
+            ? `; did you mean ${ENV_PREFIX}${
+              [...path.slice(0, -1), hint].join("__").toUpperCase()
+            }?`
+            : ""
+        }`,
+      );
+    }
+    let node = raw as Record<string, unknown>;
+    for (const [i, part] of path.slice(0, -1).entries()) {
+      if (typeof node[part] !== "object" || node[part] === null) {
+        node[part] = {};
+        // A table that exists only because of this variable: its problems are the variable's.
+        origins.set(path.slice(0, i + 1).join("."), name);
+      }
+      node = node[part] as Record<string, unknown>;
+    }
+    const key = path[path.length - 1];
+    if (LITERAL_SECRET_KEYS.has(key)) {
+      throw new ConfigError(
+        `environment ${name}`,
+        path.join("."),
+        "a literal secret is not allowed; use the _env/_file/_credential form",
+      );
+    }
+    node[key] = coerce(value, target);
+    origins.set(path.join("."), name);
+  }
+  return origins;
+}
+
+/** Environment values are strings; turn them into what the schema expects at that key. */
+function coerce(value: string, target: z.ZodType): unknown {
+  // deno-lint-ignore no-explicit-any
+  let def: any = target._zod.def;
+  while (["default", "prefault", "optional", "nullable"].includes(def.type)) {
+    def = def.innerType._zod.def;
+  }
+  switch (def.type) {
+    case "array":
+      return value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    case "number": {
+      const n = Number(value);
+      return value.trim() === "" || Number.isNaN(n) ? value : n;
+    }
+    case "boolean":
+      return value === "true" ? true : value === "false" ? false : value;
+    default:
+      return value;
+  }
+}
+
+function describeValue(value: unknown): string {
+  const text = JSON.stringify(value);
+  return text === undefined ? String(value) : text.length > 60 ? text.slice(0, 57) + "..." : text;
+}
+
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let node = raw;
+  for (const key of path) node = (node as Record<PropertyKey, unknown> | undefined)?.[key];
+  return node;
+}
+
+function issueToError(
+  issues: readonly z.core.$ZodIssue[],
+  raw: Record<string, unknown>,
+  file: string,
+  origins: Map<string, string>,
+): ConfigError {
+  const issue = issues[0];
+  const more = issues.length > 1
+    ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? "s" : ""})`
+    : "";
+  let path = issue.path.map(String);
+  let problem: string;
+  if (issue.code === "unrecognized_keys") {
+    const key = issue.keys[0];
+    const hint = closestName(key, shapeKeys(issue.path, raw));
+    path = [...path, key];
+    problem = `unknown key${hint ? `; did you mean "${hint}"?` : ""}`;
+  } else {
+    const value = valueAt(raw, issue.path);
+    const got = value === undefined ? "" : ` (got ${describeValue(value)})`;
+    problem = issue.code === "invalid_type" && value === undefined
+      ? "required"
+      : `${issue.message.replace(/^Invalid input: /, "")}${got}`;
+  }
+  const key = path.join(".");
+  let origin: string | undefined;
+  for (let n = path.length; n > 0 && origin === undefined; n--) {
+    origin = origins.get(path.slice(0, n).join("."));
+  }
+  return new ConfigError(origin ? `environment ${origin}` : file, key || undefined, problem + more);
+}

@@ -1,0 +1,155 @@
+/**
+ * The one config schema. Every key, its type, its range and its default live here, and
+ * cryptopipe.example.toml documents the same keys (a test keeps the two in step).
+ */
+import { z } from "zod";
+import { LOG_LEVELS } from "../log.ts";
+
+const positiveInt = (max: number) => z.number().int().min(1).max(max);
+const nonNegativeInt = (max: number) => z.number().int().min(0).max(max);
+/** Kafka topic names: legal characters only, so they are also safe as file-name parts. */
+const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, "must be 1-200 of A-Z a-z 0-9 . _ -");
+/** Table and database names become folder names and SQL identifiers. */
+const identifier = z.string().regex(
+  /^[a-z][a-z0-9_]{0,63}$/,
+  "must be lower-case a-z 0-9 _ and start with a letter",
+);
+const symbolList = z.array(
+  z.string().regex(
+    /^[A-Z0-9]{1,20}-[A-Z0-9]{1,20}$/,
+    "must be BASE-QUOTE, upper-case (e.g. BTC-USD)",
+  ),
+).min(1).max(1000);
+
+/** Where a secret comes from. The TOML may name a source, never hold the value. */
+export const secretSourceKeys = (name: string) => ({
+  [`${name}_env`]: z.string().regex(
+    /^CRYPTOPIPE_[A-Z0-9_]+$/,
+    "must name a CRYPTOPIPE_* environment variable",
+  ).optional(),
+  [`${name}_file`]: z.string().min(1).optional(),
+  [`${name}_credential`]: z.string().regex(/^[A-Za-z0-9_.-]+$/, "must be a systemd credential name")
+    .optional(),
+});
+
+const simulatedSource = z.strictObject({
+  type: z.literal("simulated"),
+  symbols: symbolList.default(["BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD", "DOGE-USD"]),
+  rate_per_second: z.number().gt(0).max(1_000_000).default(20),
+  seed: z.number().int().default(42),
+  /** Relative price step per tick (standard deviation), e.g. 0.001 = 0.1 %. */
+  volatility: z.number().gt(0).max(0.5).default(0.001),
+});
+
+const replaySource = z.strictObject({
+  type: z.literal("replay"),
+  path: z.string().min(1),
+  /** 0 = as fast as the bus takes them. */
+  rate_per_second: z.number().min(0).max(1_000_000).default(0),
+});
+
+export const sourceSchema = z.discriminatedUnion("type", [simulatedSource, replaySource]);
+
+const saslSchema = z.strictObject({
+  mechanism: z.enum(["plain", "scram-sha-256", "scram-sha-512"]),
+  username: z.string().min(1),
+  ...secretSourceKeys("password"),
+});
+
+export const configSchema = z.strictObject({
+  log: z.strictObject({
+    level: z.enum(LOG_LEVELS).default("info"),
+    format: z.enum(["text", "json"]).default("text"),
+  }).prefault({}),
+
+  sources: z.record(identifier, sourceSchema).default({
+    sim: {
+      type: "simulated",
+      symbols: ["BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD", "DOGE-USD"],
+      rate_per_second: 20,
+      seed: 42,
+      volatility: 0.001,
+    },
+  }),
+
+  produce: z.strictObject({
+    /** Records per Kafka send; bigger batches amortize the acks=all round trip. */
+    batch_max_records: positiveInt(100_000).default(1000),
+    /** Longest a record waits in the batch before it is sent. */
+    batch_max_ms: positiveInt(60_000).default(200),
+    /** Send requests in flight at once (the idempotent producer keeps order). */
+    max_in_flight: positiveInt(5).default(1),
+  }).prefault({}),
+
+  bus: z.strictObject({
+    type: z.enum(["kafka"]).default("kafka"),
+    brokers: z.array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, "must be host:port")).min(1)
+      .default(["127.0.0.1:9092"]),
+    topic: topicName.default("crypto.ticker.v1"),
+    /** Invalid input goes here, never dropped. Default: "<topic>.rejects". */
+    rejects_topic: topicName.optional(),
+    client_id: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).default("cryptopipe"),
+    group_id: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default("cryptopipe-lake"),
+    /** How long a dead consumer keeps its partitions (broker minimum is 6000). */
+    session_timeout_ms: z.number().int().min(6000).max(300_000).default(30_000),
+    connect_timeout_ms: positiveInt(120_000).default(10_000),
+    request_timeout_ms: positiveInt(300_000).default(30_000),
+    /** Partitions when cryptopipe creates the topic itself. */
+    topic_partitions: positiveInt(1000).default(3),
+    retry: z.strictObject({
+      /** Bounded: after this many retries the mode exits 3. */
+      retries: nonNegativeInt(50).default(5),
+      initial_ms: positiveInt(60_000).default(300),
+      max_ms: positiveInt(600_000).default(10_000),
+    }).prefault({}),
+    sasl: saslSchema.optional(),
+  }).prefault({}),
+
+  batch: z.strictObject({
+    /** A file is closed after this many records. */
+    max_records: positiveInt(10_000_000).default(100_000),
+    /** Files of a partition are flushed at least this often (freshness). */
+    flush_interval_ms: positiveInt(3_600_000).default(60_000),
+    /** With --until-idle: stop after no new records arrived for this long. */
+    idle_ms: positiveInt(600_000).default(3_000),
+  }).prefault({}),
+
+  encode: z.strictObject({
+    format: z.enum(["parquet", "jsonl"]).default("parquet"),
+    row_group_size: positiveInt(10_000_000).default(100_000),
+  }).prefault({}),
+
+  store: z.strictObject({
+    type: z.enum(["local"]).default("local"),
+    path: z.string().min(1).default("./lake"),
+    table: identifier.default("ticker"),
+    errors_table: identifier.default("ticker_errors"),
+  }).prefault({}),
+
+  catalog: z.strictObject({
+    type: z.enum(["local"]).default("local"),
+    database: identifier.default("cryptopipe"),
+  }).prefault({}),
+
+  query: z.strictObject({
+    engine: z.enum(["duckdb"]).default("duckdb"),
+    format: z.enum(["table", "csv", "json"]).default("table"),
+    /** Rows printed at most; more are counted and reported. */
+    max_rows: positiveInt(10_000_000).default(10_000),
+  }).prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type SourceConfig = z.infer<typeof sourceSchema>;
+export type SaslConfig = z.infer<typeof saslSchema>;
+
+/** The literal keys that would hold a secret; the TOML must name a source instead. */
+export const LITERAL_SECRET_KEYS = new Set([
+  "password",
+  "secret",
+  "token",
+  "api_key",
+  "secret_access_key",
+  "session_token",
+  "sasl_password",
+]);

@@ -1,0 +1,89 @@
+/**
+ * Secrets: named in the TOML by source (`<name>_env`, `<name>_file`, `<name>_credential`),
+ * read at start-up, and wrapped so that printing, logging or serializing them shows nothing.
+ */
+import { ConfigError } from "../errors.ts";
+
+const REDACTED = "[redacted]";
+
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  /** The only way to the value; grep for it to audit every use. */
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return REDACTED;
+  }
+  toJSON(): string {
+    return REDACTED;
+  }
+  [Symbol.for("Deno.customInspect")](): string {
+    return REDACTED;
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return REDACTED;
+  }
+}
+
+export interface SecretEnvironment {
+  readonly env: (name: string) => string | undefined;
+  readonly readTextFile: (path: string) => string;
+}
+
+/**
+ * Resolve `<name>_env|_file|_credential` in `section` (exactly one must be set).
+ * `key` is the dotted config path of the section, for error messages.
+ */
+export function resolveSecret(
+  section: Record<string, unknown>,
+  name: string,
+  key: string,
+  configFile: string,
+  environment: SecretEnvironment,
+): Secret {
+  const sources = ["env", "file", "credential"].filter((s) =>
+    section[`${name}_${s}`] !== undefined
+  );
+  if (sources.length !== 1) {
+    throw new ConfigError(
+      configFile,
+      `${key}.${name}`,
+      `set exactly one of ${name}_env, ${name}_file or ${name}_credential (found ${sources.length})`,
+    );
+  }
+  const source = sources[0];
+  const ref = String(section[`${name}_${source}`]);
+  const where = `${key}.${name}_${source}`;
+  let value: string | undefined;
+  if (source === "env") {
+    value = environment.env(ref);
+    if (value === undefined) {
+      throw new ConfigError(configFile, where, `environment variable ${ref} is not set`);
+    }
+  } else {
+    let path = ref;
+    if (source === "credential") {
+      const dir = environment.env("CREDENTIALS_DIRECTORY");
+      if (!dir) {
+        throw new ConfigError(
+          configFile,
+          where,
+          "CREDENTIALS_DIRECTORY is not set (use LoadCredential= in the systemd unit)",
+        );
+      }
+      path = `${dir}/${ref}`;
+    }
+    try {
+      value = environment.readTextFile(path).replace(/\r?\n$/, "");
+    } catch (error) {
+      const reason = error instanceof Deno.errors.NotFound ? "not found" : (error as Error).name;
+      throw new ConfigError(configFile, where, `cannot read ${path}: ${reason}`);
+    }
+  }
+  if (value.length === 0) throw new ConfigError(configFile, where, "the secret is empty");
+  return new Secret(value);
+}

@@ -1,0 +1,75 @@
+/**
+ * Error classes that map one-to-one onto the exit-code table. Every mode throws these;
+ * only main.ts turns them into an exit code, so the table stays true everywhere.
+ */
+
+export const EXIT = {
+  ok: 0,
+  usage: 2,
+  runtime: 3,
+  auth: 4,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** The exit-code table, shown verbatim by `--help` and copied into the README. */
+export const EXIT_CODE_TABLE = [
+  "  0  success",
+  "  2  usage, config or bad parameter (do not restart: fix the config)",
+  "  3  runtime failure, e.g. Kafka or the store unreachable after bounded retries",
+  "  4  authentication, authorization (AWS AccessDenied, Kafka SASL or ACL) or TLS failure",
+].join("\n");
+
+/** Base class: a message meant for the operator, one line, no stack by default. */
+export class CryptopipeError extends Error {
+  readonly exitCode: ExitCode;
+  constructor(message: string, exitCode: ExitCode, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.exitCode = exitCode;
+  }
+}
+
+/** Bad flag, bad config file, bad value: exit 2. */
+export class UsageError extends CryptopipeError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, EXIT.usage, options);
+  }
+}
+
+/** Config problems name the file and the key. */
+export class ConfigError extends UsageError {
+  constructor(
+    readonly file: string,
+    readonly key: string | undefined,
+    readonly problem: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      key === undefined
+        ? `Invalid config ${file}: ${problem}`
+        : `Invalid config ${file}: ${key}: ${problem}`,
+      options,
+    );
+  }
+}
+
+/** Something outside us failed after bounded retries: exit 3. */
+export class RuntimeFailure extends CryptopipeError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, EXIT.runtime, options);
+  }
+}
+
+/** Authentication, authorization or TLS: exit 4. */
+export class AuthFailure extends CryptopipeError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, EXIT.auth, options);
+  }
+}
+
+/** The message of any thrown value, without its stack. */
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

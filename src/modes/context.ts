@@ -1,0 +1,34 @@
+/** What every mode receives: the loaded config, a logger, a stop signal and its flags. */
+import type { LoadedConfig } from "../config/mod.ts";
+import type { Logger } from "../log.ts";
+
+export interface ModeFlags {
+  readonly maxRecords?: number;
+  readonly durationMs?: number;
+  readonly sources?: readonly string[];
+  readonly untilIdle?: boolean;
+  readonly sql?: string;
+  readonly named?: string;
+  readonly format?: "table" | "csv" | "json";
+  readonly output?: string;
+}
+
+export interface ModeContext {
+  readonly config: LoadedConfig;
+  readonly logger: Logger;
+  /** Aborted on SIGINT/SIGTERM: finish the current unit of work, flush, exit 0. */
+  readonly signal: AbortSignal;
+  readonly flags: ModeFlags;
+  /** Results for the user (stdout); logs go to stderr. */
+  readonly write: (text: string) => Promise<void>;
+}
+
+/** Serializes async work: consume's message handling and its flush timer share state. */
+export class Mutex {
+  #tail: Promise<unknown> = Promise.resolve();
+  run<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.#tail.then(work);
+    this.#tail = result.catch(() => {});
+    return result;
+  }
+}

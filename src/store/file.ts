@@ -1,0 +1,131 @@
+/**
+ * The local-folder store (the embedded default). Write-once by construction: bytes go to a
+ * temp file in <lake>/.tmp (same filesystem, outside every table), are fsynced, then
+ * hard-linked to the final name. link(2) fails if the name exists, where rename(2) would
+ * silently replace it. The folder is fsynced so the new name survives a power cut.
+ */
+import { dirname, join, relative, sep } from "node:path";
+import { RuntimeFailure } from "../errors.ts";
+import type { CreateResult, Store } from "./mod.ts";
+
+const TMP_DIR = ".tmp";
+/** Temp files older than this are leftovers of a crash, never a live writer's. */
+const STALE_TMP_MS = 60 * 60 * 1000;
+
+export class FileStore implements Store {
+  readonly describe: string;
+  #cleaned = false;
+
+  constructor(readonly root: string) {
+    this.describe = `local folder ${root}`;
+  }
+
+  #path(key: string): string {
+    if (key.split("/").some((part) => part === ".." || part === "" || part === ".")) {
+      throw new RuntimeFailure(
+        `Cannot use lake key ${JSON.stringify(key)}: not a plain relative path`,
+      );
+    }
+    return join(this.root, ...key.split("/"));
+  }
+
+  async #cleanStaleTemp(tmpDir: string): Promise<void> {
+    if (this.#cleaned) return;
+    this.#cleaned = true;
+    const now = Date.now();
+    try {
+      for await (const entry of Deno.readDir(tmpDir)) {
+        const path = join(tmpDir, entry.name);
+        const info = await Deno.stat(path);
+        if (now - (info.mtime?.getTime() ?? now) > STALE_TMP_MS) {
+          await Deno.remove(path).catch(() => {});
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+
+  async createOnce(key: string, bytes: Uint8Array): Promise<CreateResult> {
+    const target = this.#path(key);
+    const tmpDir = join(this.root, TMP_DIR);
+    try {
+      await Deno.mkdir(tmpDir, { recursive: true });
+      await this.#cleanStaleTemp(tmpDir);
+      await Deno.mkdir(dirname(target), { recursive: true });
+      const tmp = join(tmpDir, `${crypto.randomUUID()}.part`);
+      const file = await Deno.open(tmp, { write: true, createNew: true });
+      try {
+        let written = 0;
+        while (written < bytes.length) written += await file.write(bytes.subarray(written));
+        await file.sync();
+      } finally {
+        file.close();
+      }
+      let result: CreateResult = "created";
+      try {
+        await Deno.link(tmp, target);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+        result = "exists";
+      } finally {
+        await Deno.remove(tmp);
+      }
+      // Sync the folder and its parents up to the lake root: mkdir may have created them.
+      if (result === "created") {
+        for (let dir = dirname(target);; dir = dirname(dir)) {
+          await syncDirectory(dir);
+          if (relative(this.root, dir) === "" || dir === dirname(dir)) break;
+        }
+      }
+      return result;
+    } catch (error) {
+      throw new RuntimeFailure(`Cannot write ${target}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+
+  async read(key: string): Promise<Uint8Array> {
+    const path = this.#path(key);
+    try {
+      return await Deno.readFile(path);
+    } catch (error) {
+      throw new RuntimeFailure(`Cannot read ${path}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const start = this.#path(prefix.replace(/\/+$/, ""));
+    const keys: string[] = [];
+    const walk = async (dir: string) => {
+      for await (const entry of Deno.readDir(dir)) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory) await walk(path);
+        else if (entry.isFile) keys.push(relative(this.root, path).split(sep).join("/"));
+      }
+    };
+    try {
+      await walk(start);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        throw new RuntimeFailure(`Cannot list ${start}: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+    }
+    return keys.sort();
+  }
+}
+
+/** fsync a directory so a new entry in it is durable. */
+async function syncDirectory(path: string): Promise<void> {
+  const dir = await Deno.open(path, { read: true });
+  try {
+    await dir.sync();
+  } finally {
+    dir.close();
+  }
+}

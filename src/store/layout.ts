@@ -1,0 +1,57 @@
+/**
+ * The lake layout, in one place:
+ *   <table>/dt=YYYY-MM-DD/hour=HH/<topic>+<partition>+<first offset, 20 digits>.<ext>
+ * Hive-style partitions by event time in UTC; names derived from Kafka coordinates, so a
+ * replay of the same records produces the same name (the basis of exactly-once).
+ */
+
+export interface TimePartition {
+  readonly dt: string;
+  readonly hour: string;
+}
+
+export function timePartition(epochMs: number): TimePartition {
+  const iso = new Date(epochMs).toISOString();
+  return { dt: iso.slice(0, 10), hour: iso.slice(11, 13) };
+}
+
+export function partitionPrefix(table: string, part: TimePartition): string {
+  return `${table}/dt=${part.dt}/hour=${part.hour}`;
+}
+
+export function fileName(
+  topic: string,
+  partition: number,
+  firstOffset: number,
+  extension: string,
+): string {
+  return `${topic}+${partition}+${String(firstOffset).padStart(20, "0")}.${extension}`;
+}
+
+export function objectKey(
+  table: string,
+  part: TimePartition,
+  topic: string,
+  partition: number,
+  firstOffset: number,
+  extension: string,
+): string {
+  return `${partitionPrefix(table, part)}/${fileName(topic, partition, firstOffset, extension)}`;
+}
+
+const FILE_PATTERN =
+  /^(?<topic>[A-Za-z0-9._-]+)\+(?<partition>\d+)\+(?<first>\d{20})\.(?<ext>[a-z]+)$/;
+
+/** Parse a lake file name back into its Kafka coordinates; undefined if it is not ours. */
+export function parseFileName(name: string):
+  | { topic: string; partition: number; firstOffset: number; extension: string }
+  | undefined {
+  const match = FILE_PATTERN.exec(name);
+  if (!match?.groups) return undefined;
+  return {
+    topic: match.groups.topic,
+    partition: Number(match.groups.partition),
+    firstOffset: Number(match.groups.first),
+    extension: match.groups.ext,
+  };
+}

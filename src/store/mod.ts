@@ -1,0 +1,27 @@
+/**
+ * Stage door: lake storage. A store writes objects exactly once under a key: the write either
+ * creates the key with the full content or reports that the key already exists. It never
+ * overwrites, so a replayed write cannot replace data a reader has already seen.
+ */
+import type { LoadedConfig } from "../config/mod.ts";
+import { FileStore } from "./file.ts";
+
+export * from "./layout.ts";
+
+export type CreateResult = "created" | "exists";
+
+export interface Store {
+  readonly describe: string;
+  /** Durably create `key` with `bytes`, or report "exists" and change nothing. */
+  createOnce(key: string, bytes: Uint8Array): Promise<CreateResult>;
+  read(key: string): Promise<Uint8Array>;
+  /** All keys under a prefix, sorted. */
+  list(prefix: string): Promise<string[]>;
+}
+
+export function createStore(config: Pick<LoadedConfig, "store">): Store {
+  switch (config.store.type) {
+    case "local":
+      return new FileStore(config.store.path);
+  }
+}
