@@ -86,7 +86,7 @@ export async function ensureJars(log: (line: string) => void = console.error): P
   return LIB_DIR;
 }
 
-export async function freePort(): Promise<number> {
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
@@ -190,8 +190,8 @@ export async function startBroker(
   const log = options.log ?? console.error;
   await ensureJars(log);
   await Deno.mkdir(dir, { recursive: true });
-  const port = options.port ?? await freePort();
-  const controllerPort = options.controllerPort ?? await freePort();
+  const port = options.port ?? freePort();
+  const controllerPort = options.controllerPort ?? freePort();
   if (await portOpen(port)) {
     throw new SetupError(
       `port 127.0.0.1:${port} is already in use; to use a broker that runs there, set CRYPTOPIPE_BUS__BROKERS=127.0.0.1:${port}`,

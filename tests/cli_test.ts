@@ -1,0 +1,198 @@
+/**
+ * The CLI as users meet it: every kind of bad input gives one clear line (no stack trace)
+ * and the documented exit code; Kafka unreachable gives exit 3 after bounded retries.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { cli, workspace } from "./helpers.ts";
+import { freePort } from "../scripts/local_kafka.ts";
+
+function assertOneLineError(stderr: string, pattern: RegExp): void {
+  const lines = stderr.trimEnd().split("\n");
+  assert.equal(lines.length, 1, `expected one line, got:\n${stderr}`);
+  assert.match(lines[0], /^error: /);
+  assert.match(lines[0], pattern);
+  assert.doesNotMatch(stderr, /\s+at\s+\S+:\d+:\d+/, "no stack trace");
+}
+
+Deno.test("cli: --help teaches the modes, the env rule and the exit codes", async () => {
+  const result = await cli(["--help"]);
+  assert.equal(result.code, 0);
+  for (
+    const text of [
+      "--mode",
+      "produce",
+      "consume",
+      "catalog",
+      "query",
+      "CRYPTOPIPE_<SECTION>__<KEY>",
+      "Exit codes",
+    ]
+  ) {
+    assert.ok(result.stdout.includes(text), `help mentions ${text}`);
+  }
+  assert.match(result.stdout, /^\s+4\s+authentication/m);
+});
+
+Deno.test("cli: --version", async () => {
+  const result = await cli(["--version"]);
+  assert.equal(result.code, 0);
+  assert.match(result.stdout, /^cryptopipe \d+\.\d+\.\d+ \(commit /);
+});
+
+const badInputs: Array<
+  { name: string; toml?: string; args: string[]; env?: Record<string, string>; error: RegExp }
+> = [
+  {
+    name: "unknown mode",
+    args: ["--mode", "produc"],
+    error: /Unknown mode "produc".*did you mean produce\?/,
+  },
+  {
+    name: "unknown flag",
+    args: ["--mode", "produce", "--max-recrods", "5"],
+    error: /Unknown flag --max-recrods; did you mean --max-records\?/,
+  },
+  {
+    name: "flag of another mode",
+    args: ["--mode", "consume", "--sql", "SELECT 1"],
+    toml: "",
+    error: /--sql applies to --mode query only/,
+  },
+  {
+    name: "bad flag value",
+    args: ["--mode", "produce", "--max-records", "many"],
+    toml: "",
+    error: /Invalid --max-records "many"/,
+  },
+  {
+    name: "missing config file",
+    args: ["--mode", "produce", "--config", "/nonexistent/cryptopipe.toml"],
+    error: /\/nonexistent\/cryptopipe\.toml: file not found/,
+  },
+  {
+    name: "invalid TOML",
+    toml: "[bus\nbrokers = 1",
+    args: ["--mode", "produce"],
+    error: /invalid TOML at line 1/,
+  },
+  {
+    name: "unknown key",
+    toml: '[bus]\nbrokerz = ["a:1"]',
+    args: ["--mode", "produce"],
+    error: /bus\.brokerz: unknown key; did you mean "brokers"\?/,
+  },
+  {
+    name: "unknown section",
+    toml: '[bsu]\nbrokers = ["a:1"]',
+    args: ["--mode", "produce"],
+    error: /bsu: unknown key; did you mean "bus"\?/,
+  },
+  {
+    name: "wrong type",
+    toml: '[batch]\nmax_records = "lots"',
+    args: ["--mode", "consume"],
+    error: /batch\.max_records: expected number, received string \(got "lots"\)/,
+  },
+  {
+    name: "out of range",
+    toml: "[bus]\nsession_timeout_ms = 100",
+    args: ["--mode", "consume"],
+    error: /bus\.session_timeout_ms: .*>=6000.*\(got 100\)/,
+  },
+  {
+    name: "bad enum",
+    toml: '[encode]\nformat = "csv"',
+    args: ["--mode", "consume"],
+    error: /encode\.format: .*"parquet".*"jsonl"/,
+  },
+  {
+    name: "literal secret",
+    toml: '[bus.sasl]\nmechanism = "plain"\nusername = "u"\npassword = "hunter2"',
+    args: ["--mode", "produce"],
+    error: /bus\.sasl\.password: a literal secret is not allowed/,
+  },
+  {
+    name: "secret env not set",
+    toml: '[bus.sasl]\nmechanism = "plain"\nusername = "u"\npassword_env = "CRYPTOPIPE_NOPE"',
+    args: ["--mode", "produce"],
+    error: /bus\.sasl\.password_env: environment variable CRYPTOPIPE_NOPE is not set/,
+  },
+  {
+    name: "bad env override",
+    toml: "",
+    args: ["--mode", "produce"],
+    env: { CRYPTOPIPE_BUS__BROKRS: "a:1" },
+    error: /environment CRYPTOPIPE_BUS__BROKRS.*did you mean CRYPTOPIPE_BUS__BROKERS\?/,
+  },
+  {
+    name: "bad env value",
+    toml: "",
+    args: ["--mode", "produce"],
+    env: { CRYPTOPIPE_PRODUCE__BATCH_MAX_RECORDS: "0" },
+    error: /environment CRYPTOPIPE_PRODUCE__BATCH_MAX_RECORDS: produce\.batch_max_records: .*>=1/,
+  },
+  {
+    name: "unknown named query",
+    toml: "",
+    args: ["--mode", "query", "--named", "nope"],
+    error: /Unknown named query "nope"/,
+  },
+];
+
+for (const input of badInputs) {
+  Deno.test(`cli: ${input.name} → exit 2 with one clear line`, async () => {
+    const args = [...input.args];
+    if (input.toml !== undefined) {
+      const { config } = await workspace(input.toml);
+      args.push("--config", config);
+    }
+    const result = await cli(args, input.env);
+    assert.equal(result.code, 2, result.stderr);
+    assertOneLineError(result.stderr, input.error);
+  });
+}
+
+Deno.test("cli: a secret's value never appears in --print-config", async () => {
+  const { config, dir } = await workspace(
+    `[bus.sasl]\nmechanism = "scram-sha-512"\nusername = "pipe"\npassword_file = "{dir}/pw"\n`,
+  );
+  await Deno.writeTextFile(config, (await Deno.readTextFile(config)).replace("{dir}", dir));
+  await Deno.writeTextFile(join(dir, "pw"), "sentinel-8d1f\n");
+  const result = await cli(["--print-config", "--config", config]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.ok(!result.stdout.includes("sentinel-8d1f") && !result.stderr.includes("sentinel-8d1f"));
+  assert.match(result.stdout, /\[redacted\]/);
+});
+
+Deno.test("cli: Kafka unreachable → exit 3 after bounded retries, one line naming the brokers", async () => {
+  const port = freePort();
+  const { config } = await workspace(
+    `[bus]\nbrokers = ["127.0.0.1:${port}"]\nconnect_timeout_ms = 1000\n[bus.retry]\nretries = 1\ninitial_ms = 100\n`,
+  );
+  for (const mode of ["produce", "consume"]) {
+    const started = Date.now();
+    const result = await cli(
+      ["--mode", mode, "--config", config, "--max-records", "1"].slice(
+        0,
+        mode === "produce" ? 6 : 4,
+      ),
+    );
+    assert.equal(result.code, 3, result.stderr);
+    assertOneLineError(result.stderr, new RegExp(`127\\.0\\.0\\.1:${port}`));
+    assert.ok(Date.now() - started < 30_000, "bounded");
+  }
+});
+
+Deno.test("cli: with --log-level debug a failure shows its stack", async () => {
+  const result = await cli([
+    "--mode",
+    "produce",
+    "--config",
+    "/nonexistent.toml",
+    "--log-level",
+    "debug",
+  ]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /\s+at\s+/);
+});

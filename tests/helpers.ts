@@ -1,0 +1,143 @@
+/** Shared helpers for the end-to-end tests: the real broker, the CLI as a subprocess, kcat. */
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+export const MAIN = join(REPO_ROOT, "main.ts");
+
+/** The broker `deno task test` started. Missing means the tests were run the wrong way: fail. */
+export function testBrokers(): string {
+  const brokers = Deno.env.get("CRYPTOPIPE_TEST_BROKERS");
+  if (!brokers) {
+    throw new Error(
+      "CRYPTOPIPE_TEST_BROKERS is not set: run the tests with `deno task test`, which starts a Kafka broker",
+    );
+  }
+  return brokers;
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Environment for a child: only what it needs, so a developer's CRYPTOPIPE_* cannot leak in. */
+export function childEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const keep = ["PATH", "HOME", "DENO_DIR", "TMPDIR", "LANG"];
+  const env: Record<string, string> = {};
+  for (const key of keep) {
+    const value = Deno.env.get(key);
+    if (value !== undefined) env[key] = value;
+  }
+  return { ...env, NO_COLOR: "1", ...extra };
+}
+
+export function cliCommand(
+  args: string[],
+  env: Record<string, string> = {},
+  cwd = REPO_ROOT,
+): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", MAIN, ...args],
+    env: childEnv(env),
+    clearEnv: true,
+    cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+export async function cli(
+  args: string[],
+  env: Record<string, string> = {},
+  cwd = REPO_ROOT,
+): Promise<CliResult> {
+  const out = await cliCommand(args, env, cwd).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+/** A temp folder with a config file; `toml` is appended to a header pointing the lake inside. */
+export async function workspace(
+  toml: string,
+): Promise<{ dir: string; config: string; lake: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "cryptopipe-test-" });
+  const lake = join(dir, "lake");
+  const config = join(dir, "cryptopipe.toml");
+  await Deno.writeTextFile(config, toml.replaceAll("{lake}", lake));
+  return { dir, config, lake };
+}
+
+/** kcat, the independent client: dump a topic as "<partition> <offset> <payload>" lines. */
+export async function kcatDump(
+  brokers: string,
+  topic: string,
+): Promise<Array<{ partition: number; offset: number; payload: string }>> {
+  const out = await new Deno.Command("kcat", {
+    args: ["-C", "-b", brokers, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%p %o %s\\n"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(`kcat failed: ${new TextDecoder().decode(out.stderr)}`);
+  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l !== "").map((line) => {
+    const [p, o, ...rest] = line.split(" ");
+    return { partition: Number(p), offset: Number(o), payload: rest.join(" ") };
+  });
+}
+
+/** kcat produce: lines of `key\tvalue` into a topic (for poison records cryptopipe would never write). */
+export async function kcatProduce(brokers: string, topic: string, lines: string[]): Promise<void> {
+  const child = new Deno.Command("kcat", {
+    args: ["-P", "-b", brokers, "-t", topic, "-K", "\t"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(lines.join("\n") + "\n"));
+  await writer.close();
+  const out = await child.output();
+  if (!out.success) throw new Error(`kcat -P failed: ${new TextDecoder().decode(out.stderr)}`);
+}
+
+/** Query the lake through the CLI (DuckDB) as JSON rows. */
+export async function queryLake(config: string, sql: string): Promise<Record<string, unknown>[]> {
+  const result = await cli([
+    "--mode",
+    "query",
+    "--config",
+    config,
+    "--sql",
+    sql,
+    "--format",
+    "json",
+  ]);
+  if (result.code !== 0) throw new Error(`query failed (${result.code}): ${result.stderr}`);
+  return JSON.parse(result.stdout);
+}
+
+/** Base config for a test: its own topic and group on the test broker, a lake in its folder. */
+export function baseToml(topic: string, group: string, extra = ""): string {
+  return `
+[bus]
+brokers = ["${testBrokers()}"]
+topic = "${topic}"
+group_id = "${group}"
+session_timeout_ms = 6000
+
+[bus.retry]
+retries = 3
+
+[store]
+path = "{lake}"
+${extra}`;
+}
