@@ -4,7 +4,8 @@
  *
  *   deno task kafka:start [--port 9092]   start (or reuse) the demo broker, wait until ready
  *   deno task kafka:stop                  stop it by its PID
- *   deno task kafka:status                say whether it runs
+ *   deno run -A scripts/local_kafka.ts status   say whether it runs
+ *   deno run -A scripts/local_kafka.ts jars     only fetch the jars (CI)
  *
  * Recipe: docs local-stack.md §3 (verified with Kafka 3.9.1 and 4.1.1 on Java 17).
  */
@@ -308,6 +309,10 @@ if (import.meta.main) {
           (await stopDemoBroker()) ? "stopped the local Kafka" : "the local Kafka is not running",
         );
         break;
+      case "jars":
+        await preflight(["java", "mvn"]);
+        console.error(`Kafka ${KAFKA_VERSION} jars in ${await ensureJars()}`);
+        break;
       case "status": {
         const running = await demoBroker();
         console.error(
@@ -317,7 +322,7 @@ if (import.meta.main) {
       }
       default:
         console.error(
-          "usage: deno run -A scripts/local_kafka.ts start [--port 9092] | stop | status",
+          "usage: deno run -A scripts/local_kafka.ts start [--port 9092] | stop | status | jars",
         );
         Deno.exit(2);
     }

@@ -4,9 +4,17 @@
  * (or the environment variable) and the key.
  */
 import { parse as parseToml, TomlError } from "smol-toml";
-import type { z } from "zod";
 import { ConfigError } from "../errors.ts";
-import { type Config, configSchema, LITERAL_SECRET_KEYS, type SaslConfig } from "./schema.ts";
+import {
+  coerceEnvValue,
+  type Config,
+  LITERAL_SECRET_KEYS,
+  type SaslConfig,
+  schemaAt,
+  type SchemaIssue,
+  shapeKeys,
+  validateConfig,
+} from "./schema.ts";
 import { resolveSecret, type Secret, type SecretEnvironment } from "./secrets.ts";
 import { closestName } from "./suggest.ts";
 
@@ -79,9 +87,9 @@ export function parseConfig(
   }
   rejectLiteralSecrets(raw, [], file);
   const origins = applyEnvOverrides(raw, environment.envEntries());
-  const result = configSchema.safeParse(raw);
-  if (!result.success) throw issueToError(result.error.issues, raw, file, origins);
-  const config = result.data;
+  const result = validateConfig(raw);
+  if (!result.ok) throw issueToError(result.issues, raw, file, origins);
+  const config = result.config;
   const secrets: { busSaslPassword?: Secret } = {};
   if (config.bus.sasl) {
     secrets.busSaslPassword = resolveSecret(
@@ -109,41 +117,6 @@ function rejectLiteralSecrets(node: unknown, path: string[], file: string): void
   }
 }
 
-/** Walk the schema to the node at `path`, unwrapping defaults and picking union options by input. */
-function schemaAt(path: readonly PropertyKey[], input: unknown): z.ZodType | undefined {
-  let node: z.ZodType | undefined = configSchema;
-  let value: unknown = input;
-  for (const key of [...path, undefined]) {
-    // deno-lint-ignore no-explicit-any
-    let def: any = node?._zod.def;
-    while (def && ["default", "prefault", "optional", "nullable", "pipe"].includes(def.type)) {
-      node = def.innerType ?? def.in;
-      def = node?._zod.def;
-    }
-    if (def?.type === "union") {
-      const tag = (value as Record<string, unknown> | undefined)?.[def.discriminator];
-      node = def.options.find((o: z.ZodType) => {
-        // deno-lint-ignore no-explicit-any
-        const literal = (o._zod.def as any).shape?.[def.discriminator]?._zod.def.values?.[0];
-        return literal === tag;
-      }) ?? def.options[0];
-      def = node?._zod.def;
-    }
-    if (key === undefined) return node;
-    if (def?.type === "object") node = def.shape[key as string];
-    else if (def?.type === "record") node = def.valueType;
-    else return undefined;
-    value = (value as Record<PropertyKey, unknown> | undefined)?.[key];
-  }
-  return node;
-}
-
-function shapeKeys(path: readonly PropertyKey[], input: unknown): string[] {
-  // deno-lint-ignore no-explicit-any
-  const def: any = schemaAt(path, input)?._zod.def;
-  return def?.type === "object" ? Object.keys(def.shape) : [];
-}
-
 /** Apply CRYPTOPIPE_<SECTION>__<KEY>[__<KEY>…] overrides in place; returns path → variable. */
 function applyEnvOverrides(
   raw: Record<string, unknown>,
@@ -156,23 +129,27 @@ function applyEnvOverrides(
     if (path.some((p) => p === "")) {
       throw new ConfigError(`environment ${name}`, undefined, "empty key in the name");
     }
-    const parentKeys = shapeKeys(path.slice(0, -1), raw);
-    const target = schemaAt(path, raw);
-    if (!target) {
-      const last = path[path.length - 1];
-      const hint = closestName(last, parentKeys);
+    if (LITERAL_SECRET_KEYS.has(path[path.length - 1])) {
+      throw new ConfigError(
+        `environment ${name}`,
+        path.join("."),
+        "a literal secret is not allowed; use the _env/_file/_credential form",
+      );
+    }
+    if (!schemaAt(path, raw)) {
+      // Suggest a fix for the first part of the name that is not a known key.
+      const bad = path.findIndex((_, i) => !schemaAt(path.slice(0, i + 1), raw));
+      const hint = closestName(path[bad], shapeKeys(path.slice(0, bad), raw));
+      const fixed = hint ? [...path.slice(0, bad), hint, ...path.slice(bad + 1)] : undefined;
       throw new ConfigError(
         `environment ${name}`,
         path.join("."),
         `unknown key${
-          hint
-            ? `; did you mean ${ENV_PREFIX}${
-              [...path.slice(0, -1), hint].join("__").toUpperCase()
-            }?`
-            : ""
+          fixed ? `; did you mean ${ENV_PREFIX}${fixed.join("__").toUpperCase()}?` : ""
         }`,
       );
     }
+    const target = schemaAt(path, raw)!;
     let node = raw as Record<string, unknown>;
     for (const [i, part] of path.slice(0, -1).entries()) {
       if (typeof node[part] !== "object" || node[part] === null) {
@@ -183,38 +160,10 @@ function applyEnvOverrides(
       node = node[part] as Record<string, unknown>;
     }
     const key = path[path.length - 1];
-    if (LITERAL_SECRET_KEYS.has(key)) {
-      throw new ConfigError(
-        `environment ${name}`,
-        path.join("."),
-        "a literal secret is not allowed; use the _env/_file/_credential form",
-      );
-    }
-    node[key] = coerce(value, target);
+    node[key] = coerceEnvValue(value, target);
     origins.set(path.join("."), name);
   }
   return origins;
-}
-
-/** Environment values are strings; turn them into what the schema expects at that key. */
-function coerce(value: string, target: z.ZodType): unknown {
-  // deno-lint-ignore no-explicit-any
-  let def: any = target._zod.def;
-  while (["default", "prefault", "optional", "nullable"].includes(def.type)) {
-    def = def.innerType._zod.def;
-  }
-  switch (def.type) {
-    case "array":
-      return value.split(",").map((s) => s.trim()).filter((s) => s !== "");
-    case "number": {
-      const n = Number(value);
-      return value.trim() === "" || Number.isNaN(n) ? value : n;
-    }
-    case "boolean":
-      return value === "true" ? true : value === "false" ? false : value;
-    default:
-      return value;
-  }
 }
 
 function describeValue(value: unknown): string {
@@ -229,12 +178,13 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 function issueToError(
-  issues: readonly z.core.$ZodIssue[],
+  issues: readonly SchemaIssue[],
   raw: Record<string, unknown>,
   file: string,
   origins: Map<string, string>,
 ): ConfigError {
-  const issue = issues[0];
+  // Unknown keys first: a typo often also causes a "required" problem elsewhere.
+  const issue = issues.find((i) => i.code === "unrecognized_keys") ?? issues[0];
   const more = issues.length > 1
     ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? "s" : ""})`
     : "";

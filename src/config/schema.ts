@@ -153,3 +153,72 @@ export const LITERAL_SECRET_KEYS = new Set([
   "session_token",
   "sasl_password",
 ]);
+
+export type SchemaIssue = z.core.$ZodIssue;
+
+export function validateConfig(
+  raw: unknown,
+): { ok: true; config: Config } | { ok: false; issues: readonly SchemaIssue[] } {
+  const result = configSchema.safeParse(raw);
+  return result.success
+    ? { ok: true, config: result.data }
+    : { ok: false, issues: result.error.issues };
+}
+
+// Schema walking, for "did you mean" hints and for typing environment overrides.
+
+/** Walk the schema to the node at `path`, unwrapping defaults and picking union options by input. */
+export function schemaAt(path: readonly PropertyKey[], input: unknown): z.ZodType | undefined {
+  let node: z.ZodType | undefined = configSchema;
+  let value: unknown = input;
+  for (const key of [...path, undefined]) {
+    // deno-lint-ignore no-explicit-any
+    let def: any = node?._zod.def;
+    while (def && ["default", "prefault", "optional", "nullable", "pipe"].includes(def.type)) {
+      node = def.innerType ?? def.in;
+      def = node?._zod.def;
+    }
+    if (def?.type === "union") {
+      const tag = (value as Record<string, unknown> | undefined)?.[def.discriminator];
+      node = def.options.find((o: z.ZodType) => {
+        // deno-lint-ignore no-explicit-any
+        const literal = (o._zod.def as any).shape?.[def.discriminator]?._zod.def.values?.[0];
+        return literal === tag;
+      }) ?? def.options[0];
+      def = node?._zod.def;
+    }
+    if (key === undefined) return node;
+    if (def?.type === "object") node = def.shape[key as string];
+    else if (def?.type === "record") node = def.valueType;
+    else return undefined;
+    value = (value as Record<PropertyKey, unknown> | undefined)?.[key];
+  }
+  return node;
+}
+
+export function shapeKeys(path: readonly PropertyKey[], input: unknown): string[] {
+  // deno-lint-ignore no-explicit-any
+  const def: any = schemaAt(path, input)?._zod.def;
+  return def?.type === "object" ? Object.keys(def.shape) : [];
+}
+
+/** Environment values are strings; turn them into what the schema expects at that key. */
+export function coerceEnvValue(value: string, target: z.ZodType): unknown {
+  // deno-lint-ignore no-explicit-any
+  let def: any = target._zod.def;
+  while (["default", "prefault", "optional", "nullable"].includes(def.type)) {
+    def = def.innerType._zod.def;
+  }
+  switch (def.type) {
+    case "array":
+      return value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    case "number": {
+      const n = Number(value);
+      return value.trim() === "" || Number.isNaN(n) ? value : n;
+    }
+    case "boolean":
+      return value === "true" ? true : value === "false" ? false : value;
+    default:
+      return value;
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * The exactly-once rules of LakeWriter, driven directly: a "crash" is a writer thrown away
+ * after its files are durable but before its offset was committed, and a new writer re-reading
+ * from the old committed offset, as a restarted consumer does.
+ */
+import assert from "node:assert/strict";
+import type { IncomingMessage } from "../bus/mod.ts";
+import { createEncoder } from "../encode/mod.ts";
+import { silentLogger } from "../log.ts";
+import { encodeRecord, type TickerRecord } from "../record/mod.ts";
+import { FileStore } from "../store/file.ts";
+import { LakeWriter } from "./lake_writer.ts";
+
+const TP = { topic: "t", partition: 0 };
+const H1 = Date.UTC(2026, 10, 24, 1);
+const H2 = Date.UTC(2026, 10, 24, 2);
+
+function message(offset: number, eventTime: number): IncomingMessage {
+  const record: TickerRecord = {
+    schema: "cryptopipe.ticker.v1",
+    source: "simulated",
+    source_kind: "simulated",
+    channel: "ws",
+    symbol: "BTC-USD",
+    base: "BTC",
+    quote: "USD",
+    source_symbol: "BTCUSD",
+    price: 100 + offset,
+    price_usd: null,
+    usd_basis: null,
+    bid: null,
+    ask: null,
+    open_24h: null,
+    high_24h: null,
+    low_24h: null,
+    volume_24h_base: null,
+    volume_24h_quote: null,
+    market_cap_usd: null,
+    change_pct_1h: null,
+    change_pct_24h: null,
+    change_pct_7d: null,
+    change_window: "computed",
+    event_time: eventTime,
+    ingest_time: eventTime,
+    seq: null,
+    raw: null,
+  };
+  return {
+    ...TP,
+    offset,
+    timestamp: eventTime,
+    key: "simulated:BTC-USD",
+    value: new TextEncoder().encode(encodeRecord(record)),
+    headers: {},
+  };
+}
+
+async function setup() {
+  const store = new FileStore(await Deno.makeTempDir());
+  const writer = () =>
+    new LakeWriter(store, createEncoder("jsonl"), { records: "ticker", errors: "ticker_errors" }, {
+      maxRecords: 1000,
+      flushIntervalMs: 1000,
+    }, silentLogger);
+  return { store, writer };
+}
+
+/** Every (offset) in the lake, with how many files hold it. */
+async function lakeOffsets(store: FileStore): Promise<Map<number, number>> {
+  const counts = new Map<number, number>();
+  for (const key of await store.list("ticker")) {
+    for (const line of new TextDecoder().decode(await store.read(key)).trimEnd().split("\n")) {
+      const offset = JSON.parse(line)._kafka_offset;
+      counts.set(offset, (counts.get(offset) ?? 0) + 1);
+    }
+  }
+  return counts;
+}
+
+function feed(writer: LakeWriter, from: number, to: number, time = H1): void {
+  for (let o = from; o <= to; o++) writer.add(message(o, time), 0);
+}
+
+Deno.test("lake writer: a flush writes every bucket and then allows the commit", async () => {
+  const { store, writer } = await setup();
+  const w = writer();
+  for (let o = 0; o < 6; o++) w.add(message(o, o % 2 ? H2 : H1), 0);
+  const result = await w.flush(TP);
+  assert.deepEqual(result, { files: 2, rows: 6, commit: 6 });
+  assert.deepEqual(await store.list("ticker"), [
+    "ticker/dt=2026-11-24/hour=01/t+0+00000000000000000000.jsonl",
+    "ticker/dt=2026-11-24/hour=02/t+0+00000000000000000001.jsonl",
+  ]);
+});
+
+Deno.test("lake writer: after a crash, a rewrite that reads less holds the commit inside the old file", async () => {
+  const { store, writer } = await setup();
+  const first = writer();
+  feed(first, 0, 9);
+  assert.equal((await first.flush(TP)).commit, 10); // durable, but the commit "never happened"
+
+  const second = writer(); // restarted from committed offset 0
+  feed(second, 0, 5);
+  const held = await second.flush(TP);
+  assert.equal(held.files, 0);
+  assert.equal(held.commit, undefined, "committing 6 would restart mid-file next time");
+  feed(second, 6, 12);
+  const resumed = await second.flush(TP);
+  assert.deepEqual(resumed, { files: 1, rows: 3, commit: 13 });
+  const offsets = await lakeOffsets(store);
+  assert.deepEqual([...offsets.keys()].sort((a, b) => a - b), [
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    10,
+    11,
+    12,
+  ]);
+  assert.ok([...offsets.values()].every((n) => n === 1), "no offset in two files");
+});
+
+Deno.test("lake writer: after a crash, a rewrite that reads more writes only the remainder", async () => {
+  const { store, writer } = await setup();
+  const first = writer();
+  feed(first, 0, 3);
+  await first.flush(TP);
+  const second = writer();
+  feed(second, 0, 9);
+  assert.deepEqual(await second.flush(TP), { files: 1, rows: 6, commit: 10 });
+  assert.deepEqual(await store.list("ticker"), [
+    "ticker/dt=2026-11-24/hour=01/t+0+00000000000000000000.jsonl",
+    "ticker/dt=2026-11-24/hour=01/t+0+00000000000000000004.jsonl",
+  ]);
+  assert.ok([...(await lakeOffsets(store)).values()].every((n) => n === 1));
+});
+
+Deno.test("lake writer: a crash between the files of one flush is completed by the rerun", async () => {
+  const { store, writer } = await setup();
+  const first = writer();
+  feed(first, 0, 4, H1);
+  await first.flush(TP); // only the hour-01 file made it
+  const second = writer();
+  feed(second, 0, 4, H1);
+  feed(second, 5, 8, H2);
+  assert.deepEqual(await second.flush(TP), { files: 1, rows: 4, commit: 9 });
+  assert.equal((await lakeOffsets(store)).size, 9);
+});
+
+Deno.test("lake writer: a chain of crashes never writes an offset twice", async () => {
+  const { store, writer } = await setup();
+  // Each "run" restarts from offset 0 (nothing ever committed) and reads a different amount.
+  // A record's hour is fixed by its offset (Kafka data never changes); two hours interleave.
+  const hourOf = (o: number) => (o % 3 === 0 ? H2 : H1);
+  for (const upTo of [4, 11, 7, 20, 15, 2, 25]) {
+    const w = writer();
+    for (let o = 0; o <= upTo; o++) w.add(message(o, hourOf(o)), 0);
+    await w.flush(TP);
+  }
+  const offsets = await lakeOffsets(store);
+  assert.ok([...offsets.values()].every((n) => n === 1), JSON.stringify([...offsets]));
+  assert.equal(offsets.size, 26);
+});
+
+Deno.test("lake writer: poison messages go to the errors table with their coordinates", async () => {
+  const { store, writer } = await setup();
+  const w = writer();
+  w.add({
+    ...TP,
+    offset: 0,
+    timestamp: H1,
+    key: "k",
+    value: new TextEncoder().encode("{oops"),
+    headers: {},
+  }, 0);
+  w.add({
+    ...TP,
+    offset: 1,
+    timestamp: H1,
+    key: "k",
+    value: new TextEncoder().encode("{}"),
+    headers: { "cryptopipe-schema": "other.v9" },
+  }, 0);
+  w.add(message(2, H1), 0);
+  assert.equal((await w.flush(TP)).commit, 3);
+  const [errorFile] = await store.list("ticker_errors");
+  const rows = new TextDecoder().decode(await store.read(errorFile)).trimEnd().split("\n").map((
+    l,
+  ) => JSON.parse(l));
+  assert.deepEqual(rows.map((r) => [r._kafka_offset, r.payload]), [[0, "{oops"], [1, "{}"]]);
+  assert.match(rows[0].error, /not JSON/);
+  assert.match(rows[1].error, /unsupported schema "other.v9"/);
+  assert.equal(w.stats.errorRows, 2);
+});
