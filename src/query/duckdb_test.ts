@@ -77,7 +77,7 @@ Deno.test("query output: aligned table, csv with quoting, json", () => {
   };
   assert.equal(
     formatResult(result, "table"),
-    'symbol     price  note\n-------  -------  -------\nBTC-USD  97000.5  a, "b"\nETH-USD     3400\n(2 rows)\n',
+    'symbol     price  note\n-------  -------  ------\nBTC-USD  97000.5  a, "b"\nETH-USD     3400\n(2 rows)\n',
   );
   assert.equal(
     formatResult(result, "csv"),
