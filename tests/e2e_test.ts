@@ -151,3 +151,32 @@ async function* walk(dir: string): AsyncGenerator<string> {
     else yield path;
   }
 }
+
+Deno.test("e2e: --max-records is exact even when sends overlap with the source", async () => {
+  const topic = uniqueName("exact");
+  const { config } = await workspace(baseToml(
+    topic,
+    uniqueName("group"),
+    `
+[sources.sim]
+type = "simulated"
+rate_per_second = 50000
+
+[produce]
+batch_max_records = 100
+batch_max_ms = 5
+`,
+  ));
+  for (const n of [1, 777]) {
+    const produced = await cli([
+      "--mode",
+      "produce",
+      "--config",
+      config,
+      "--max-records",
+      String(n),
+    ]);
+    assert.equal(produced.code, 0, produced.stderr);
+  }
+  assert.equal((await kcatDump(testBrokers(), topic)).length, 778);
+});

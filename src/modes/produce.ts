@@ -96,7 +96,8 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
         failure ??= error;
         stop.abort();
       }), config.produce.batch_max_ms);
-    const accepted = () => records + pending.length;
+    // Counted when a record is taken, not when its send completes: sends overlap with taking.
+    let accepted = 0;
     const take = async (source: string, items: SourceItem[]) => {
       for (const item of items) {
         if (item.kind === "rejected") {
@@ -108,7 +109,7 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
           });
           continue;
         }
-        if (flags.maxRecords !== undefined && accepted() >= flags.maxRecords) {
+        if (flags.maxRecords !== undefined && accepted >= flags.maxRecords) {
           stop.abort();
           return;
         }
@@ -117,9 +118,10 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
           value: encodeRecord(item.record),
           headers: { [SCHEMA_HEADER]: TICKER_SCHEMA_ID },
         });
+        accepted++;
         if (pending.length >= config.produce.batch_max_records) await flush();
       }
-      if (flags.maxRecords !== undefined && accepted() >= flags.maxRecords) stop.abort();
+      if (flags.maxRecords !== undefined && accepted >= flags.maxRecords) stop.abort();
     };
     try {
       await Promise.all(names.map(async (name) => {
