@@ -5,6 +5,7 @@
  * the latest price per symbol with DuckDB. Safe to run again: the lake and topic grow.
  */
 import { join } from "node:path";
+import { parse as parseToml } from "smol-toml";
 import { REPO_ROOT, SetupError, startDemoBroker, stopDemoBroker } from "./local_kafka.ts";
 
 const CONFIG = join("scripts", "demo.toml");
@@ -28,15 +29,36 @@ async function cryptopipe(args: string[], env: Record<string, string>): Promise<
   }
 }
 
+/**
+ * A broker the user already runs: CRYPTOPIPE_BUS__BROKERS, else [bus] brokers in the user's
+ * own config (CRYPTOPIPE_CONFIG or ./cryptopipe.toml). Otherwise the demo starts its own.
+ */
+async function configuredBrokers(): Promise<{ brokers: string; from: string } | undefined> {
+  const fromEnv = Deno.env.get("CRYPTOPIPE_BUS__BROKERS");
+  if (fromEnv) return { brokers: fromEnv, from: "CRYPTOPIPE_BUS__BROKERS" };
+  const path = Deno.env.get("CRYPTOPIPE_CONFIG") ?? "cryptopipe.toml";
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch {
+    return undefined;
+  }
+  const brokers = (parseToml(text) as { bus?: { brokers?: unknown } }).bus?.brokers;
+  return Array.isArray(brokers) && brokers.length > 0
+    ? { brokers: brokers.join(","), from: `[bus] brokers in ${path}` }
+    : undefined;
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
   const total = 6;
   const env: Record<string, string> = {};
   let startedBroker = false;
   step(1, total, "Kafka");
-  const configured = Deno.env.get("CRYPTOPIPE_BUS__BROKERS");
+  const configured = await configuredBrokers();
   if (configured) {
-    console.error(`using the broker(s) from CRYPTOPIPE_BUS__BROKERS: ${configured}`);
+    console.error(`using the broker(s) from ${configured.from}: ${configured.brokers}`);
+    env.CRYPTOPIPE_BUS__BROKERS = configured.brokers;
   } else {
     const broker = await startDemoBroker(9092);
     startedBroker = broker.startedHere;

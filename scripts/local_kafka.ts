@@ -175,6 +175,15 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/** A PID from a file may have been reused by another program since: check it is a broker. */
+function isKafkaBroker(pid: number): boolean {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes("kafka.Kafka");
+  } catch {
+    return processAlive(pid); // no /proc (macOS): the PID check is all there is
+  }
+}
+
 /**
  * Start a broker in `dir` (formatted on first use, reused after that) and wait until ready.
  * Ports default to free ones, so parallel test runs do not collide.
@@ -267,7 +276,9 @@ export async function demoBroker(): Promise<{ pid: number; bootstrap: string } |
     const [pid, bootstrap] = (await Deno.readTextFile(join(DEMO_DIR, "broker.pid"))).trim().split(
       "\n",
     );
-    if (processAlive(Number(pid))) return { pid: Number(pid), bootstrap };
+    if (processAlive(Number(pid)) && isKafkaBroker(Number(pid))) {
+      return { pid: Number(pid), bootstrap };
+    }
   } catch { /* no PID file */ }
   return undefined;
 }

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { cli, workspace } from "./helpers.ts";
 import { freePort } from "../scripts/local_kafka.ts";
+import { EXIT_CODE_TABLE } from "../src/errors.ts";
 
 function assertOneLineError(stderr: string, pattern: RegExp): void {
   const lines = stderr.trimEnd().split("\n");
@@ -195,4 +196,39 @@ Deno.test("cli: with --log-level debug a failure shows its stack", async () => {
   ]);
   assert.equal(result.code, 2);
   assert.match(result.stderr, /\s+at\s+/);
+});
+
+Deno.test("cli: the config defaults to ./cryptopipe.toml, or $CRYPTOPIPE_CONFIG", async () => {
+  const { dir } = await workspace("");
+  await Deno.writeTextFile(join(dir, "cryptopipe.toml"), '[bus]\ntopik = "x"\n');
+  const fromCwd = await cli(["--mode", "produce"], {}, dir);
+  assert.equal(fromCwd.code, 2);
+  assertOneLineError(
+    fromCwd.stderr,
+    /Invalid config \.\/cryptopipe\.toml: bus\.topik: unknown key/,
+  );
+  const other = join(dir, "other.toml");
+  await Deno.writeTextFile(other, '[store]\npth = "x"\n');
+  const fromEnv = await cli(["--mode", "produce"], { CRYPTOPIPE_CONFIG: other }, dir);
+  assertOneLineError(
+    fromEnv.stderr,
+    new RegExp(`Invalid config ${other}: store\\.pth: unknown key; did you mean "path"`),
+  );
+  const flagWins = await cli(["--mode", "produce", "--config", join(dir, "cryptopipe.toml")], {
+    CRYPTOPIPE_CONFIG: other,
+  }, dir);
+  assert.match(flagWins.stderr, /bus\.topik/);
+});
+
+Deno.test("cli: the README's exit-code table is the one --help prints", async () => {
+  const readme = await Deno.readTextFile(join(import.meta.dirname!, "..", "README.md"));
+  for (const line of EXIT_CODE_TABLE.split("\n")) {
+    const [, code, meaning] = /^\s*(\d)\s+(.*)$/.exec(line)!;
+    // deno fmt pads table cells, so compare with the padding squeezed out.
+    const rows = readme.split("\n").map((l) => l.replace(/\s*\|\s*/g, "|").trim());
+    assert.ok(
+      rows.includes(`|${code}|${meaning}|`),
+      `README row for exit code ${code}: ${meaning}`,
+    );
+  }
 });

@@ -31,6 +31,14 @@ async function lakeFiles(dir: string): Promise<string[]> {
   return files;
 }
 
+async function lakeRows(dir: string): Promise<number> {
+  let rows = 0;
+  for (const file of await lakeFiles(dir)) {
+    rows += (await Deno.readTextFile(file)).trimEnd().split("\n").length;
+  }
+  return rows;
+}
+
 Deno.test("crash: consumer killed with SIGKILL mid-stream loses nothing and duplicates nothing", async () => {
   const N = 30_000;
   const topic = uniqueName("crash");
@@ -68,6 +76,7 @@ max_rows = 1000000
     while ((await lakeFiles(join(lake, "ticker"))).length <= before && Date.now() < deadline) {
       await sleep(20);
     }
+    assert.ok(Date.now() < deadline, "the consumer wrote a new file before the kill");
     await sleep(delayAfterFirstFile);
     child.kill("SIGKILL");
     const status = await child.status;
@@ -75,6 +84,7 @@ max_rows = 1000000
     await child.stdout.cancel();
     await child.stderr.cancel();
     kills++;
+    assert.ok(await lakeRows(join(lake, "ticker")) < N, "killed mid-stream, not after the end");
   }
   assert.equal(kills, 3);
 

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { createEncoder } from "../src/encode/mod.ts";
 import {
   baseToml,
   cli,
@@ -73,16 +74,37 @@ idle_ms = 1500
       assert.equal(row.dt, iso.slice(0, 10));
       assert.equal(row.hour, iso.slice(11, 13));
     }
-    // Files follow the layout and are cut by max_records.
+    // Files follow the layout and are cut at max_records rows.
     const files: string[] = [];
     for await (const e of walk(join(lake, "ticker"))) files.push(e);
-    assert.ok(files.length >= Math.ceil(K / 700 / 3), `files: ${files.length}`);
+    const encoder = createEncoder(format);
+    let total = 0;
     for (const f of files) {
       assert.match(
         f,
         new RegExp(`/dt=\\d{4}-\\d{2}-\\d{2}/hour=\\d{2}/${topic}\\+\\d\\+\\d{20}\\.${format}$`),
       );
+      const { records } = encoder.coverage(await Deno.readFile(f));
+      assert.ok(records <= 700, `${f} has ${records} rows, more than batch.max_records`);
+      total += records;
     }
+    assert.equal(total, K);
+
+    // A group that starts over (new group id, offset 0) meets every file and writes nothing.
+    const before = files.sort();
+    await Deno.writeTextFile(
+      config,
+      (await Deno.readTextFile(config)).replace(
+        /group_id = "[^"]+"/,
+        `group_id = "${uniqueName("restart")}"`,
+      ),
+    );
+    const again = await cli(["--mode", "consume", "--config", config, "--until-idle"]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, new RegExp(`rows=${K} error_rows=0 files=0 skipped_existing=${K}`));
+    const after: string[] = [];
+    for await (const e of walk(join(lake, "ticker"))) after.push(e);
+    assert.deepEqual(after.sort(), before);
     // Nothing left in the temp folder.
     assert.deepEqual([...Deno.readDirSync(join(lake, ".tmp"))], []);
   });

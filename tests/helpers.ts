@@ -43,7 +43,7 @@ export function cliCommand(
   cwd = REPO_ROOT,
 ): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", MAIN, ...args],
+    args: ["run", "--allow-all", "--config", join(REPO_ROOT, "deno.json"), MAIN, ...args],
     env: childEnv(env),
     clearEnv: true,
     cwd,

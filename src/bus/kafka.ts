@@ -60,6 +60,12 @@ const AUTH_ERROR_TYPES = new Set([
   "CLUSTER_AUTHORIZATION_FAILED",
   "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
 ]);
+const REBALANCE_ERROR_TYPES = new Set([
+  "REBALANCE_IN_PROGRESS",
+  "ILLEGAL_GENERATION",
+  "UNKNOWN_MEMBER_ID",
+  "FENCED_INSTANCE_ID",
+]);
 const TLS_CODES =
   /^(SELF_SIGNED_CERT|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|CERT_|ERR_TLS_|DEPTH_ZERO_SELF_SIGNED)/;
 
@@ -186,6 +192,12 @@ class KafkaPublisher implements Publisher {
 class KafkaGroupConsumer implements Consumer {
   readonly failed: Promise<Error>;
   #fail!: (error: Error) => void;
+  /**
+   * Set once a handler failed. Its rows may have left the buffer unwritten, so no later batch
+   * may be handled (a later flush would commit past them): the mode exits and a restart
+   * re-reads from the last commit.
+   */
+  #broken = false;
 
   constructor(
     readonly consumer: KafkaConsumer,
@@ -193,7 +205,12 @@ class KafkaGroupConsumer implements Consumer {
     readonly brokers: readonly string[],
     readonly logger: Logger,
   ) {
-    this.failed = new Promise((resolve) => (this.#fail = resolve));
+    this.failed = new Promise((resolve) => {
+      this.#fail = (error) => {
+        this.#broken = true;
+        resolve(error);
+      };
+    });
     consumer.on(consumer.events.CRASH, (event) => {
       this.#fail(kafkaFailure(`consume topic ${topic}`, brokers, event.payload.error));
     });
@@ -214,9 +231,15 @@ class KafkaGroupConsumer implements Consumer {
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: 1,
         eachBatch: async ({ batch, resolveOffset, heartbeat, isStale, isRunning }) => {
-          if (!isRunning() || isStale() || batch.messages.length === 0) return;
+          if (this.#broken || !isRunning() || isStale() || batch.messages.length === 0) return;
           const messages = batch.messages.map((m) => toIncoming(batch.topic, batch.partition, m));
-          await handlers.onMessages(messages, heartbeat);
+          try {
+            await handlers.onMessages(messages, heartbeat);
+          } catch (error) {
+            // Not back to kafkajs: its retry would re-deliver rows the buffer now skips.
+            this.#fail(error as Error);
+            return;
+          }
           resolveOffset(batch.lastOffset());
         },
       });
@@ -225,14 +248,23 @@ class KafkaGroupConsumer implements Consumer {
     }
   }
 
-  async commit(tp: TopicPartition, nextOffset: number): Promise<void> {
+  async commit(tp: TopicPartition, nextOffset: number): Promise<boolean> {
     try {
       await this.consumer.commitOffsets([{
         topic: tp.topic,
         partition: tp.partition,
         offset: String(nextOffset),
       }]);
+      return true;
     } catch (error) {
+      // The group is rebalancing: the files are durable, so the partition's next owner (maybe
+      // us again) re-reads from the last commit and meets them. Nothing is lost; go on.
+      if (
+        causes(error).some((e) => REBALANCE_ERROR_TYPES.has((e as { type?: string })?.type ?? ""))
+      ) {
+        this.logger.info("commit skipped: the group is rebalancing", { partition: tp.partition });
+        return false;
+      }
       throw kafkaFailure(`commit offsets for ${tp.topic}[${tp.partition}]`, this.brokers, error);
     }
   }

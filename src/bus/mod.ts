@@ -43,8 +43,11 @@ export interface ConsumerHandlers {
 
 export interface Consumer {
   start(handlers: ConsumerHandlers): Promise<void>;
-  /** Commit `nextOffset` (the first offset not yet durable) for a partition. */
-  commit(tp: TopicPartition, nextOffset: number): Promise<void>;
+  /**
+   * Commit `nextOffset` (the first offset not yet durable) for a partition. Resolves false
+   * when the group is rebalancing and the commit was not made (not an error).
+   */
+  commit(tp: TopicPartition, nextOffset: number): Promise<boolean>;
   /** Settles with the fatal error if the consumer stops by itself. */
   readonly failed: Promise<Error>;
   close(): Promise<void>;

@@ -197,7 +197,11 @@ function issueToError(
     problem = `unknown key${hint ? `; did you mean "${hint}"?` : ""}`;
   } else {
     const value = valueAt(raw, issue.path);
-    const got = value === undefined ? "" : ` (got ${describeValue(value)})`;
+    // Never echo what may be a secret put in the wrong place (e.g. a password in password_env).
+    const sensitive = path.some((p) =>
+      p === "sasl" || /_(env|file|credential)$/.test(p) || LITERAL_SECRET_KEYS.has(p)
+    );
+    const got = value === undefined || sensitive ? "" : ` (got ${describeValue(value)})`;
     problem = issue.code === "invalid_type" && value === undefined
       ? "required"
       : `${issue.message.replace(/^Invalid input: /, "")}${got}`;

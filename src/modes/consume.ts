@@ -41,8 +41,7 @@ export async function consume(ctx: ModeContext): Promise<ConsumeSummary> {
   const flushAndCommit = async (tp: TopicPartition, reason: string) => {
     const result = await writer.flush(tp);
     if (result.commit !== undefined && committed.get(tp.partition) !== result.commit) {
-      await consumer.commit(tp, result.commit);
-      committed.set(tp.partition, result.commit);
+      if (await consumer.commit(tp, result.commit)) committed.set(tp.partition, result.commit);
     }
     if (result.files > 0) {
       logger.info("flushed", {
@@ -107,8 +106,9 @@ export async function consume(ctx: ModeContext): Promise<ConsumeSummary> {
     const offsets = await bus.topicOffsets(topic);
     const fromGroup = await bus.committedOffsets(groupId, topic);
     return offsets.filter((o) => mine.has(o.partition)).every((o) => {
-      const done = committed.get(o.partition) ?? fromGroup.get(o.partition);
-      return o.high === o.low || (done !== undefined && done >= o.high);
+      // Another member may have committed further since a rebalance: take the larger.
+      const done = Math.max(committed.get(o.partition) ?? -1, fromGroup.get(o.partition) ?? -1);
+      return o.high === o.low || done >= o.high;
     });
   };
 
@@ -119,6 +119,10 @@ export async function consume(ctx: ModeContext): Promise<ConsumeSummary> {
           assigned = tps;
           lastActivity = Date.now();
           writer.keepOnly(tps);
+          const mine = new Set(tps.map((tp) => tp.partition));
+          for (const partition of [...committed.keys()]) {
+            if (!mine.has(partition)) committed.delete(partition);
+          }
           logger.info("partitions assigned", {
             partitions: tps.map((tp) => tp.partition).join(",") || "none",
           });
@@ -128,10 +132,14 @@ export async function consume(ctx: ModeContext): Promise<ConsumeSummary> {
         lock.run(async () => {
           const now = Date.now();
           lastActivity = now;
-          for (const message of messages) writer.add(message, now);
-          for (const { tp, reason } of writer.due(now)) {
-            await flushAndCommit(tp, reason);
-            await heartbeat();
+          // Check after every row, so no file grows past batch.max_records.
+          for (const message of messages) {
+            writer.add(message, now);
+            const reason = writer.dueFor(message, now);
+            if (reason) {
+              await flushAndCommit(message, reason);
+              await heartbeat();
+            }
           }
         }),
     });

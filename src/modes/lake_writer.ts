@@ -23,8 +23,10 @@ import type { Encoder } from "../encode/mod.ts";
 import type { Logger } from "../log.ts";
 import {
   decodeRecord,
+  EARLIEST_TIME_MS,
   ERROR_COLUMNS,
   LAKE_COLUMNS,
+  LATEST_TIME_MS,
   SCHEMA_HEADER,
   TICKER_SCHEMA_ID,
 } from "../record/mod.ts";
@@ -125,9 +127,10 @@ export class LakeWriter {
         ...lineage,
       };
       // Errors are partitioned by Kafka time: their event time is exactly what is not trusted.
-      if (
-        buffer.add(message.offset, this.tables.errors, timePartition(message.timestamp), row, now)
-      ) {
+      // A nonsense Kafka time gets a fixed partition (not "now"): names must be the same on a rerun.
+      const sane = message.timestamp >= EARLIEST_TIME_MS && message.timestamp < LATEST_TIME_MS;
+      const part = timePartition(sane ? message.timestamp : 0);
+      if (buffer.add(message.offset, this.tables.errors, part, row, now)) {
         this.stats.errorRows++;
         this.logger.warn("poison record kept in the errors table", {
           topic: message.topic,
@@ -137,6 +140,10 @@ export class LakeWriter {
         });
       }
     }
+  }
+
+  dueFor(tp: TopicPartition, now: number): FlushReason | undefined {
+    return this.#partitions.get(`${tp.topic}/${tp.partition}`)?.buffer.due(now, this.limits);
   }
 
   due(now: number): Array<{ tp: TopicPartition; reason: FlushReason }> {
@@ -156,10 +163,17 @@ export class LakeWriter {
     const state = this.#state(tp);
     let files = 0;
     let rows = 0;
-    for (const bucket of state.buffer.drain()) {
-      const written = await this.#writeBucket(tp, state, bucket, heartbeat);
-      files += written.files;
-      rows += written.rows;
+    try {
+      for (const bucket of state.buffer.drain()) {
+        const written = await this.#writeBucket(tp, state, bucket, heartbeat);
+        files += written.files;
+        rows += written.rows;
+      }
+    } catch (error) {
+      // The drained rows are gone from memory: forget the partition so that nothing can be
+      // committed past them. They are re-read from the last commit after the restart.
+      this.#partitions.delete(`${tp.topic}/${tp.partition}`);
+      throw error;
     }
     const next = state.buffer.nextOffset;
     if (next === undefined) return { files, rows, commit: undefined };

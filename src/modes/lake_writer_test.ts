@@ -198,3 +198,48 @@ Deno.test("lake writer: poison messages go to the errors table with their coordi
   assert.match(rows[1].error, /unsupported schema "other.v9"/);
   assert.equal(w.stats.errorRows, 2);
 });
+
+Deno.test("lake writer (fault-injecting store wrapper): a failed write forgets the partition, so nothing commits past the lost rows", async () => {
+  const { store } = await setup();
+  let failNext = true;
+  const flaky = Object.assign(Object.create(store), {
+    createOnce(key: string, bytes: Uint8Array) {
+      if (failNext) {
+        failNext = false;
+        return Promise.reject(new Error("disk full"));
+      }
+      return store.createOnce(key, bytes);
+    },
+  });
+  const w = new LakeWriter(
+    flaky,
+    createEncoder("jsonl"),
+    { records: "ticker", errors: "ticker_errors" },
+    { maxRecords: 1000, flushIntervalMs: 1000 },
+    silentLogger,
+  );
+  feed(w, 0, 4);
+  await assert.rejects(() => w.flush(TP), /disk full/);
+  // The same writer must not report offset 5 as committable without rows 0..4 in the lake.
+  const after = await w.flush(TP);
+  assert.equal(after.commit, undefined);
+  feed(w, 0, 4); // re-delivered after the restart
+  assert.deepEqual(await w.flush(TP), { files: 1, rows: 5, commit: 5 });
+});
+
+Deno.test("lake writer: a poison message with a nonsense Kafka time goes to a fixed partition", async () => {
+  const { store, writer } = await setup();
+  const w = writer();
+  w.add({
+    ...TP,
+    offset: 0,
+    timestamp: 1_732_449_600_000_000_000,
+    key: null,
+    value: new TextEncoder().encode("x"),
+    headers: {},
+  }, 0);
+  await w.flush(TP);
+  assert.deepEqual(await store.list("ticker_errors"), [
+    "ticker_errors/dt=1970-01-01/hour=00/t+0+00000000000000000000.jsonl",
+  ]);
+});

@@ -71,12 +71,11 @@ export class FileStore implements Store {
       } finally {
         await Deno.remove(tmp);
       }
-      // Sync the folder and its parents up to the lake root: mkdir may have created them.
-      if (result === "created") {
-        for (let dir = dirname(target);; dir = dirname(dir)) {
-          await syncDirectory(dir);
-          if (relative(this.root, dir) === "" || dir === dirname(dir)) break;
-        }
+      // Sync the folder and its parents up to the lake root: mkdir may have created them, and
+      // an "exists" may be the link of a run that crashed before its own folder sync.
+      for (let dir = dirname(target);; dir = dirname(dir)) {
+        await syncDirectory(dir);
+        if (relative(this.root, dir) === "" || dir === dirname(dir)) break;
       }
       return result;
     } catch (error) {
