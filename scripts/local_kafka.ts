@@ -40,15 +40,23 @@ const INSTALL_HINTS: Record<string, string> = {
   java: "Java 17+ is needed for the local Kafka broker: apt-get install -y openjdk-17-jre-headless",
   mvn: "Maven is needed to fetch the Kafka jars from Maven Central: apt-get install -y maven",
   kcat: "kcat is needed to check the broker and for tests: apt-get install -y kcat",
+  moto_server: "moto_server emulates S3 for the tests: pip install 'moto[server]==5.2.1'",
 };
 
 /** Fail with one clear line per missing tool; never skip. */
 export async function preflight(tools: readonly string[] = ["java", "mvn", "kcat"]): Promise<void> {
   const missing: string[] = [];
   for (const tool of tools) {
-    const args = tool === "kcat" ? ["-V"] : ["-version"];
+    const args = tool === "kcat"
+      ? ["-V"]
+      : tool === "mvn"
+      ? ["-v"]
+      : tool === "moto_server"
+      ? ["--help"]
+      : ["-version"];
     try {
-      const out = await run(tool, tool === "mvn" ? ["-v"] : args);
+      const out = await run(tool, args);
+      if (tool === "moto_server" && !out.success) throw new Error("moto_server does not run");
       if (tool === "java") {
         const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
         const major = Number(/version "(\d+)/.exec(text)?.[1] ?? 0);

@@ -1,33 +1,81 @@
 /**
  * `deno task test`: every tier, every time. Starts a throwaway Kafka broker on free loopback
- * ports (unless CRYPTOPIPE_TEST_BROKERS names one), runs all tests against it, stops it.
- * A missing Java, Maven or kcat fails the run with a clear message; nothing is skipped.
- * Extra arguments go to `deno test` (e.g. `deno task test --filter crash`).
+ * ports (unless CRYPTOPIPE_TEST_BROKERS names one) and moto_server for S3 (unless
+ * CRYPTOPIPE_TEST_S3_ENDPOINT names one), runs all tests against them, stops them.
+ * A missing Java, Maven, kcat or moto_server fails the run with a clear message; nothing is
+ * skipped. Extra arguments go to `deno test` (e.g. `deno task test --filter crash`).
  */
-import { preflight, SetupError, startBroker } from "./local_kafka.ts";
+import { freePort, preflight, SetupError, startBroker, stopPid } from "./local_kafka.ts";
+
+/** moto_server on a free loopback port, ready when it answers HTTP. */
+async function startMoto(): Promise<{ endpoint: string; stop: () => Promise<void> }> {
+  const port = freePort();
+  const child = new Deno.Command("moto_server", {
+    args: ["-H", "127.0.0.1", "-p", String(port)],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const response = await fetch(`${endpoint}/moto-api/`);
+      await response.body?.cancel();
+      break;
+    } catch {
+      if (Date.now() > deadline) {
+        throw new SetupError(`moto_server did not answer at ${endpoint} within 30s`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  console.error(`moto_server ready at ${endpoint} (pid ${child.pid})`);
+  return {
+    endpoint,
+    stop: async () => {
+      await stopPid(child.pid);
+      await child.status;
+    },
+  };
+}
 
 async function main(): Promise<number> {
   let brokers = Deno.env.get("CRYPTOPIPE_TEST_BROKERS");
-  let stop: (() => Promise<void>) | undefined;
+  let s3 = Deno.env.get("CRYPTOPIPE_TEST_S3_ENDPOINT");
+  const stops: Array<() => Promise<void>> = [];
   let dir: string | undefined;
-  await preflight(brokers ? ["kcat"] : ["java", "mvn", "kcat"]);
-  if (!brokers) {
-    dir = await Deno.makeTempDir({ prefix: "cryptopipe-test-kafka-" });
-    const broker = await startBroker(dir, { heapMb: 512 });
-    brokers = broker.bootstrap;
-    stop = () => broker.stop();
-  } else {
-    console.error(`using the test broker at ${brokers} (CRYPTOPIPE_TEST_BROKERS)`);
-  }
+  await preflight([...(brokers ? [] : ["java", "mvn"]), "kcat", ...(s3 ? [] : ["moto_server"])]);
   try {
+    if (!brokers) {
+      dir = await Deno.makeTempDir({ prefix: "cryptopipe-test-kafka-" });
+      const broker = await startBroker(dir, { heapMb: 512 });
+      brokers = broker.bootstrap;
+      stops.push(() => broker.stop());
+    } else {
+      console.error(`using the test broker at ${brokers} (CRYPTOPIPE_TEST_BROKERS)`);
+    }
+    if (!s3) {
+      const moto = await startMoto();
+      s3 = moto.endpoint;
+      stops.push(moto.stop);
+    }
     const status = await new Deno.Command(Deno.execPath(), {
       args: ["test", "--allow-all", ...Deno.args],
-      env: { CRYPTOPIPE_TEST_BROKERS: brokers },
+      env: {
+        CRYPTOPIPE_TEST_BROKERS: brokers,
+        CRYPTOPIPE_TEST_S3_ENDPOINT: s3,
+        // moto accepts any key; fixed test values keep a developer's real AWS keys out of tests.
+        AWS_ACCESS_KEY_ID: "testing",
+        AWS_SECRET_ACCESS_KEY: "testing",
+        AWS_REGION: "us-east-1",
+        AWS_EC2_METADATA_DISABLED: "true",
+      },
       stdin: "null",
     }).spawn().status;
     return status.code;
   } finally {
-    await stop?.();
+    for (const stop of stops.reverse()) await stop().catch(() => {});
     if (dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }

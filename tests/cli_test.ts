@@ -232,3 +232,20 @@ Deno.test("cli: the README's exit-code table is the one --help prints", async ()
     );
   }
 });
+
+Deno.test("cli: an S3 store needs a bucket, and http endpoints only on loopback", async () => {
+  for (
+    const [toml, error] of [
+      ['[store]\ntype = "s3"', /store\.bucket: required when store\.type = "s3"/],
+      [
+        '[store]\ntype = "s3"\nbucket = "my-lake"\nendpoint = "http://s3.example.com"',
+        /store\.endpoint: must be https:\/\//,
+      ],
+    ] as const
+  ) {
+    const { config } = await workspace(toml);
+    const result = await cli(["--mode", "consume", "--config", config]);
+    assert.equal(result.code, 2, result.stderr);
+    assertOneLineError(result.stderr, error);
+  }
+});

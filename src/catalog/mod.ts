@@ -5,6 +5,7 @@
 import type { LoadedConfig } from "../config/mod.ts";
 import { type Column, ERROR_COLUMNS, LAKE_COLUMNS, TICKER_SCHEMA_ID } from "../record/mod.ts";
 import { LocalCatalog } from "./local.ts";
+import { UsageError } from "../errors.ts";
 
 export interface TableDefinition {
   readonly database: string;
@@ -63,6 +64,11 @@ export function lakeTables(
 export function createCatalog(config: Pick<LoadedConfig, "catalog" | "store">): Catalog {
   switch (config.catalog.type) {
     case "local":
+      if (config.store.type !== "local") {
+        throw new UsageError(
+          `catalog.type = "local" registers a local-folder lake, but store.type = "${config.store.type}"; an S3 lake is catalogued in AWS Glue`,
+        );
+      }
       return new LocalCatalog(config.store.path, config.catalog.database);
   }
 }

@@ -120,10 +120,34 @@ export const configSchema = z.strictObject({
   }).prefault({}),
 
   store: z.strictObject({
-    type: z.enum(["local"]).default("local"),
+    type: z.enum(["local", "s3"]).default("local"),
+    /** Lake root for type = "local". */
     path: z.string().min(1).default("./lake"),
     table: identifier.default("ticker"),
     errors_table: identifier.default("ticker_errors"),
+    /** type = "s3": the bucket, and an optional key prefix (no leading or trailing slash). */
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name")
+      .optional(),
+    prefix: z.string().regex(
+      /^([A-Za-z0-9!_.*'()=-]+(\/[A-Za-z0-9!_.*'()=-]+)*)?$/,
+      "must be key parts separated by /, without leading or trailing /",
+    )
+      .default(""),
+    /** Default: the AWS default chain (AWS_REGION, profile, instance metadata). */
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region such as eu-west-1")
+      .optional(),
+    /** For S3-compatible stores and tests; https only, except http on loopback. */
+    endpoint: z.url().refine(
+      (url) =>
+        url.startsWith("https://") ||
+        /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(url),
+      "must be https:// (http:// only for 127.0.0.1, localhost or [::1])",
+    ).optional(),
+    /** Path-style URLs (bucket in the path): needed by most S3 emulators, off for AWS. */
+    force_path_style: z.boolean().default(false),
+  }).refine((store) => store.type !== "s3" || store.bucket !== undefined, {
+    message: 'required when store.type = "s3"',
+    path: ["bucket"],
   }).prefault({}),
 
   catalog: z.strictObject({

@@ -21,7 +21,14 @@ for (const format of ["parquet", "jsonl"] as const) {
   Deno.test(`duckdb (${format}): lake files read back with the catalog's column types`, async () => {
     const lake = await Deno.makeTempDir();
     const config = {
-      store: { type: "local" as const, path: lake, table: "ticker", errors_table: "ticker_errors" },
+      store: {
+        type: "local" as const,
+        path: lake,
+        table: "ticker",
+        errors_table: "ticker_errors",
+        prefix: "",
+        force_path_style: false,
+      },
       catalog: { type: "local" as const, database: "cryptopipe" },
       encode: { format, row_group_size: 100 },
       query: { engine: "duckdb" as const, format: "table" as const, max_rows: 100 },

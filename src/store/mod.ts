@@ -5,6 +5,7 @@
  */
 import type { LoadedConfig } from "../config/mod.ts";
 import { FileStore } from "./file.ts";
+import { S3Store } from "./s3.ts";
 
 export * from "./layout.ts";
 
@@ -23,5 +24,7 @@ export function createStore(config: Pick<LoadedConfig, "store">): Store {
   switch (config.store.type) {
     case "local":
       return new FileStore(config.store.path);
+    case "s3":
+      return new S3Store(config.store);
   }
 }

@@ -1,0 +1,124 @@
+/**
+ * The S3 store, the only file that imports the S3 client. Write-once by a conditional put
+ * (`If-None-Match: *`): S3 refuses with 412 when the key exists, which is the same contract
+ * the local store gets from link(2). Credentials come from the AWS default chain only.
+ */
+import {
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from "@aws-sdk/client-s3";
+import type { LoadedConfig } from "../config/mod.ts";
+import { AuthFailure, type CryptopipeError, RuntimeFailure } from "../errors.ts";
+import type { CreateResult, Store } from "./mod.ts";
+
+const AUTH_CODES = new Set([
+  "AccessDenied",
+  "AllAccessDisabled",
+  "InvalidAccessKeyId",
+  "SignatureDoesNotMatch",
+  "ExpiredToken",
+  "InvalidToken",
+  "TokenRefreshRequired",
+  "CredentialsProviderError",
+]);
+
+type S3StoreConfig = LoadedConfig["store"];
+
+export function s3Failure(action: string, error: unknown): CryptopipeError {
+  const name = (error as { name?: string })?.name ?? "";
+  const message = (error as Error)?.message ?? String(error);
+  const status = error instanceof S3ServiceException
+    ? ` (HTTP ${error.$metadata.httpStatusCode ?? "?"})`
+    : "";
+  if (AUTH_CODES.has(name)) {
+    return new AuthFailure(`Cannot ${action}: ${name}: ${message}`, { cause: error });
+  }
+  return new RuntimeFailure(
+    `Cannot ${action}: ${name && name !== "Error" ? `${name}: ` : ""}${message}${status}`,
+    { cause: error },
+  );
+}
+
+export class S3Store implements Store {
+  readonly describe: string;
+  readonly #client: S3Client;
+  readonly #bucket: string;
+  readonly #prefix: string;
+
+  constructor(config: S3StoreConfig) {
+    this.#bucket = config.bucket!;
+    this.#prefix = config.prefix ? `${config.prefix}/` : "";
+    this.describe = `s3://${this.#bucket}/${this.#prefix}`;
+    this.#client = new S3Client({
+      ...(config.region ? { region: config.region } : {}),
+      ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+      forcePathStyle: config.force_path_style,
+    });
+  }
+
+  #key(key: string): string {
+    if (key.split("/").some((part) => part === ".." || part === "" || part === ".")) {
+      throw new RuntimeFailure(
+        `Cannot use lake key ${JSON.stringify(key)}: not a plain relative path`,
+      );
+    }
+    return this.#prefix + key;
+  }
+
+  #url(key: string): string {
+    return `s3://${this.#bucket}/${key}`;
+  }
+
+  async createOnce(key: string, bytes: Uint8Array): Promise<CreateResult> {
+    const fullKey = this.#key(key);
+    try {
+      await this.#client.send(
+        new PutObjectCommand({ Bucket: this.#bucket, Key: fullKey, Body: bytes, IfNoneMatch: "*" }),
+      );
+      return "created";
+    } catch (error) {
+      // 412: the key exists. 409 ConditionalRequestConflict: a concurrent put of the same key
+      // is in flight; one of the two wins, so treat ours as the loser and read back.
+      const status = (error as S3ServiceException)?.$metadata?.httpStatusCode;
+      if (status === 412 || status === 409) return "exists";
+      throw s3Failure(`write ${this.#url(fullKey)}`, error);
+    }
+  }
+
+  async read(key: string): Promise<Uint8Array> {
+    const fullKey = this.#key(key);
+    try {
+      const object = await this.#client.send(
+        new GetObjectCommand({ Bucket: this.#bucket, Key: fullKey }),
+      );
+      return await object.Body!.transformToByteArray();
+    } catch (error) {
+      throw s3Failure(`read ${this.#url(fullKey)}`, error);
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const folder = this.#key(prefix.replace(/\/+$/, "")) + "/";
+    const keys: string[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const page = await this.#client.send(
+          new ListObjectsV2Command({
+            Bucket: this.#bucket,
+            Prefix: folder,
+            ContinuationToken: token,
+          }),
+        );
+        for (const object of page.Contents ?? []) keys.push(object.Key!.slice(this.#prefix.length));
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+    } catch (error) {
+      throw s3Failure(`list ${this.#url(folder)}`, error);
+    }
+    return keys.sort();
+  }
+}

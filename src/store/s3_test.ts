@@ -1,0 +1,59 @@
+/**
+ * The S3 store against moto_server over HTTP (started by `deno task test`; the endpoint comes
+ * in CRYPTOPIPE_TEST_S3_ENDPOINT). Same conformance suite as the local folder.
+ */
+import assert from "node:assert/strict";
+import { storeConformance } from "./conformance.ts";
+import { S3Store } from "./s3.ts";
+
+function endpoint(): string {
+  const url = Deno.env.get("CRYPTOPIPE_TEST_S3_ENDPOINT");
+  if (!url) {
+    throw new Error(
+      "CRYPTOPIPE_TEST_S3_ENDPOINT is not set: run the tests with `deno task test`, which starts moto_server",
+    );
+  }
+  return url;
+}
+
+/** A fresh bucket per test, created through moto's S3 API with a plain signed-less request. */
+async function freshBucket(): Promise<string> {
+  const bucket = `lake-${crypto.randomUUID().slice(0, 12)}`;
+  const response = await fetch(`${endpoint()}/${bucket}`, { method: "PUT" });
+  await response.body?.cancel();
+  assert.ok(response.ok, `create bucket: HTTP ${response.status}`);
+  return bucket;
+}
+
+function storeConfig(bucket: string, prefix = "") {
+  return {
+    type: "s3" as const,
+    path: "./lake",
+    table: "ticker",
+    errors_table: "ticker_errors",
+    bucket,
+    prefix,
+    region: "us-east-1",
+    endpoint: endpoint(),
+    force_path_style: true,
+  };
+}
+
+storeConformance("s3 via moto", async () => new S3Store(storeConfig(await freshBucket())));
+storeConformance(
+  "s3 via moto, with a key prefix",
+  async () => new S3Store(storeConfig(await freshBucket(), "env/prod")),
+);
+
+Deno.test("s3 store: keys land under the prefix; a missing bucket is a clear runtime failure", async () => {
+  const bucket = await freshBucket();
+  const store = new S3Store(storeConfig(bucket, "env/prod"));
+  await store.createOnce("ticker/a.jsonl", new TextEncoder().encode("x"));
+  const listing = await (await fetch(`${endpoint()}/${bucket}?list-type=2`)).text();
+  assert.match(listing, /<Key>env\/prod\/ticker\/a\.jsonl<\/Key>/);
+  const missing = new S3Store(storeConfig("no-such-bucket-here"));
+  await assert.rejects(
+    () => missing.createOnce("t/a", new Uint8Array([1])),
+    /Cannot write s3:\/\/no-such-bucket-here\/t\/a: NoSuchBucket/,
+  );
+});
