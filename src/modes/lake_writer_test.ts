@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import type { IncomingMessage } from "../bus/mod.ts";
 import { createEncoder } from "../encode/mod.ts";
 import { silentLogger } from "../log.ts";
-import { encodeRecord, type TickerRecord } from "../record/mod.ts";
+import { encodeRecord } from "../record/mod.ts";
+import { sampleTicker } from "../record/testing.ts";
 import { FileStore } from "../store/file.ts";
 import { LakeWriter } from "./lake_writer.ts";
 
@@ -16,35 +17,12 @@ const H1 = Date.UTC(2026, 10, 24, 1);
 const H2 = Date.UTC(2026, 10, 24, 2);
 
 function message(offset: number, eventTime: number): IncomingMessage {
-  const record: TickerRecord = {
-    schema: "cryptopipe.ticker.v1",
-    source: "simulated",
-    source_kind: "simulated",
-    channel: "ws",
-    symbol: "BTC-USD",
-    base: "BTC",
-    quote: "USD",
-    source_symbol: "BTCUSD",
+  const record = sampleTicker({
     price: 100 + offset,
-    price_usd: null,
-    usd_basis: null,
-    bid: null,
-    ask: null,
-    open_24h: null,
-    high_24h: null,
-    low_24h: null,
-    volume_24h_base: null,
-    volume_24h_quote: null,
-    market_cap_usd: null,
-    change_pct_1h: null,
-    change_pct_24h: null,
-    change_pct_7d: null,
-    change_window: "computed",
     event_time: eventTime,
     ingest_time: eventTime,
-    seq: null,
-    raw: null,
-  };
+  });
+
   return {
     ...TP,
     offset,

@@ -7,36 +7,21 @@ import {
   type TickerRecord,
   validateTicker,
 } from "./mod.ts";
+import { sampleTicker } from "./testing.ts";
 
-const good: TickerRecord = {
-  schema: "cryptopipe.ticker.v1",
+const good: TickerRecord = sampleTicker({
   source: "coinbase",
   source_kind: "exchange",
   channel: "rest",
-  symbol: "BTC-USD",
-  base: "BTC",
-  quote: "USD",
   source_symbol: "BTC-USD",
-  price: 97000.5,
   price_usd: 97000.5,
   usd_basis: "native",
   bid: 97000,
   ask: 97001,
-  open_24h: null,
-  high_24h: null,
-  low_24h: null,
   volume_24h_base: 1234.5,
-  volume_24h_quote: null,
-  market_cap_usd: null,
-  change_pct_1h: null,
   change_pct_24h: -0.756,
-  change_pct_7d: null,
-  change_window: "computed",
-  event_time: Date.UTC(2026, 10, 24, 12),
-  ingest_time: Date.UTC(2026, 10, 24, 12, 0, 1),
   seq: 42,
-  raw: null,
-};
+});
 
 Deno.test("record: schema v1 has exactly the documented fields, in order", () => {
   assert.deepEqual(TICKER_COLUMNS.map((c) => c.name), [

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { storeConformance } from "./conformance.ts";
-import { S3Store } from "./s3.ts";
+import { s3Failure, S3Store } from "./s3.ts";
 
 function endpoint(): string {
   const url = Deno.env.get("CRYPTOPIPE_TEST_S3_ENDPOINT");
@@ -55,5 +55,21 @@ Deno.test("s3 store: keys land under the prefix; a missing bucket is a clear run
   await assert.rejects(
     () => missing.createOnce("t/a", new Uint8Array([1])),
     /Cannot write s3:\/\/no-such-bucket-here\/t\/a: NoSuchBucket/,
+  );
+});
+
+Deno.test("s3 store: AWS auth errors map to exit 4, others to exit 3", () => {
+  for (
+    const name of ["AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"]
+  ) {
+    const error = Object.assign(new Error("denied"), { name });
+    assert.equal(s3Failure("write s3://b/k", error).exitCode, 4, name);
+  }
+  const slow = Object.assign(new Error("Please reduce your request rate."), { name: "SlowDown" });
+  const failure = s3Failure("write s3://b/k", slow);
+  assert.equal(failure.exitCode, 3);
+  assert.equal(
+    failure.message,
+    "Cannot write s3://b/k: SlowDown: Please reduce your request rate.",
   );
 });
