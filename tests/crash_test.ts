@@ -9,6 +9,7 @@ import {
   cli,
   cliCommand,
   kcatDump,
+  lakeFiles,
   queryLake,
   testBrokers,
   uniqueName,
@@ -17,23 +18,9 @@ import {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function lakeFiles(dir: string): Promise<string[]> {
-  const files: string[] = [];
-  const walk = async (d: string) => {
-    for await (const e of Deno.readDir(d)) {
-      if (e.isDirectory) await walk(join(d, e.name));
-      else if (e.name.endsWith(".jsonl")) files.push(join(d, e.name));
-    }
-  };
-  await walk(dir).catch((error) => {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  });
-  return files;
-}
-
 async function lakeRows(dir: string): Promise<number> {
   let rows = 0;
-  for (const file of await lakeFiles(dir)) {
+  for (const file of await lakeFiles(dir, ".jsonl")) {
     rows += (await Deno.readTextFile(file)).trimEnd().split("\n").length;
   }
   return rows;
@@ -69,11 +56,13 @@ max_rows = 1000000
   // Kill at different moments: while files are written and commits are in flight.
   let kills = 0;
   for (const delayAfterFirstFile of [150, 400, 900]) {
-    const before = (await lakeFiles(join(lake, "ticker"))).length;
+    const before = (await lakeFiles(join(lake, "ticker"), ".jsonl")).length;
     const child = cliCommand(["--mode", "consume", "--config", config, "--log-level", "warn"])
       .spawn();
     const deadline = Date.now() + 60_000;
-    while ((await lakeFiles(join(lake, "ticker"))).length <= before && Date.now() < deadline) {
+    while (
+      (await lakeFiles(join(lake, "ticker"), ".jsonl")).length <= before && Date.now() < deadline
+    ) {
       await sleep(20);
     }
     assert.ok(Date.now() < deadline, "the consumer wrote a new file before the kill");
@@ -109,7 +98,7 @@ max_rows = 1000000
 
   // No two files of a partition share an offset (file ranges are disjoint).
   const ranges = new Map<string, Array<[number, number]>>();
-  for (const file of await lakeFiles(join(lake, "ticker"))) {
+  for (const file of await lakeFiles(join(lake, "ticker"), ".jsonl")) {
     const lines = (await Deno.readTextFile(file)).trimEnd().split("\n").map((l) => JSON.parse(l));
     const key = `${lines[0]._kafka_partition}`;
     const list = ranges.get(key) ?? [];

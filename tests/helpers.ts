@@ -77,6 +77,21 @@ export async function workspace(
   return { dir, config, lake };
 }
 
+/** Every file under `dir` ending in `extension` (none if `dir` does not exist yet). */
+export async function lakeFiles(dir: string, extension = ""): Promise<string[]> {
+  const files: string[] = [];
+  const walk = async (d: string) => {
+    for await (const e of Deno.readDir(d)) {
+      if (e.isDirectory) await walk(join(d, e.name));
+      else if (e.name.endsWith(extension)) files.push(join(d, e.name));
+    }
+  };
+  await walk(dir).catch((error) => {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  });
+  return files.sort();
+}
+
 /** kcat, the independent client: dump a topic as "<partition> <offset> <payload>" lines. */
 export async function kcatDump(
   brokers: string,

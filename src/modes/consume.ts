@@ -67,6 +67,8 @@ export async function consume(ctx: ModeContext): Promise<ConsumeSummary> {
     format: config.encode.format,
   });
 
+  let failTick!: (error: Error) => void;
+  const tickFailed = new Promise<never>((_, reject) => (failTick = reject));
   let stopTick: (() => void) | undefined;
   const finished = new Promise<"idle" | "signal">((resolve) => {
     const onSignal = () => resolve("signal");
@@ -94,8 +96,6 @@ export async function consume(ctx: ModeContext): Promise<ConsumeSummary> {
       ctx.signal.removeEventListener("abort", onSignal);
     };
   });
-  let failTick!: (error: Error) => void;
-  const tickFailed = new Promise<never>((_, reject) => (failTick = reject));
 
   /** Every assigned partition committed up to its high watermark (or empty). */
   const caughtUp = async (): Promise<boolean> => {

@@ -1,8 +1,13 @@
 /** query: SQL (or a named query) over the catalogued lake, printed as a table, csv or json. */
 import { createCatalog } from "../catalog/mod.ts";
 import { RuntimeFailure, UsageError } from "../errors.ts";
-import { createQueryEngine, formatResult, NAMED_QUERIES, type QueryResult } from "../query/mod.ts";
-import { namedQuerySql } from "../query/named.ts";
+import {
+  createQueryEngine,
+  formatResult,
+  NAMED_QUERIES,
+  namedQuerySql,
+  type QueryResult,
+} from "../query/mod.ts";
 import type { ModeContext } from "./context.ts";
 
 export async function query(ctx: ModeContext): Promise<QueryResult> {

@@ -6,7 +6,7 @@ import type { TableDefinition } from "../catalog/mod.ts";
 import type { LoadedConfig } from "../config/mod.ts";
 import { DuckDbEngine } from "./duckdb.ts";
 
-export { NAMED_QUERIES, type NamedQuery } from "./named.ts";
+export { NAMED_QUERIES, type NamedQuery, namedQuerySql } from "./named.ts";
 export { formatResult, type OutputFormat } from "./format.ts";
 
 export interface QueryResult {

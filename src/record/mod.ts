@@ -3,7 +3,7 @@
  */
 export * from "./schema.ts";
 export { EARLIEST_TIME_MS, LATEST_TIME_MS, validateTicker, type Validation } from "./validate.ts";
-import { TICKER_SCHEMA_ID, type TickerRecord } from "./schema.ts";
+import type { TickerRecord } from "./schema.ts";
 import { validateTicker, type Validation } from "./validate.ts";
 
 /** The Kafka header that names the payload's schema, so consumers can route without parsing. */
@@ -30,5 +30,3 @@ export function decodeRecord(payload: Uint8Array | string | null): Validation {
   }
   return validateTicker(value);
 }
-
-export { TICKER_SCHEMA_ID };

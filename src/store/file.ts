@@ -6,6 +6,7 @@
  */
 import { dirname, join, relative, sep } from "node:path";
 import { RuntimeFailure } from "../errors.ts";
+import { isPlainKey } from "./layout.ts";
 import type { CreateResult, Store } from "./mod.ts";
 
 const TMP_DIR = ".tmp";
@@ -21,7 +22,7 @@ export class FileStore implements Store {
   }
 
   #path(key: string): string {
-    if (key.split("/").some((part) => part === ".." || part === "" || part === ".")) {
+    if (!isPlainKey(key)) {
       throw new RuntimeFailure(
         `Cannot use lake key ${JSON.stringify(key)}: not a plain relative path`,
       );

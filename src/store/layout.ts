@@ -39,6 +39,11 @@ export function objectKey(
   return `${partitionPrefix(table, part)}/${fileName(topic, partition, firstOffset, extension)}`;
 }
 
+/** Lake keys are plain relative paths: nothing may climb out of the lake or its prefix. */
+export function isPlainKey(key: string): boolean {
+  return !key.split("/").some((part) => part === ".." || part === "" || part === ".");
+}
+
 const FILE_PATTERN =
   /^(?<topic>[A-Za-z0-9._-]+)\+(?<partition>\d+)\+(?<first>\d{20})\.(?<ext>[a-z]+)$/;
 

@@ -12,6 +12,7 @@ import {
 } from "@aws-sdk/client-s3";
 import type { LoadedConfig } from "../config/mod.ts";
 import { AuthFailure, type CryptopipeError, RuntimeFailure } from "../errors.ts";
+import { isPlainKey } from "./layout.ts";
 import type { CreateResult, Store } from "./mod.ts";
 
 const AUTH_CODES = new Set([
@@ -60,7 +61,7 @@ export class S3Store implements Store {
   }
 
   #key(key: string): string {
-    if (key.split("/").some((part) => part === ".." || part === "" || part === ".")) {
+    if (!isPlainKey(key)) {
       throw new RuntimeFailure(
         `Cannot use lake key ${JSON.stringify(key)}: not a plain relative path`,
       );
