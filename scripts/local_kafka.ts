@@ -128,6 +128,8 @@ function serverProperties(dir: string, port: number, controllerPort: number): st
     "transaction.state.log.replication.factor=1",
     "transaction.state.log.min.isr=1",
     "group.initial.rebalance.delay.ms=0",
+    // Crash tests use 1.5 s sessions so a killed member's partitions move on quickly.
+    "group.min.session.timeout.ms=1000",
     "",
   ].join("\n");
 }

@@ -99,7 +99,7 @@ const badInputs: Array<
     name: "out of range",
     toml: "[bus]\nsession_timeout_ms = 100",
     args: ["--mode", "consume"],
-    error: /bus\.session_timeout_ms: .*>=6000.*\(got 100\)/,
+    error: /bus\.session_timeout_ms: .*>=1000.*\(got 100\)/,
   },
   {
     name: "bad enum",

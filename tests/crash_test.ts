@@ -43,8 +43,8 @@ format = "jsonl"
 
 [batch]
 max_records = 400
-flush_interval_ms = 300
-idle_ms = 2000
+max_age_secs = 0.3
+until_idle_secs = 2
 
 [query]
 max_rows = 1000000
@@ -131,8 +131,8 @@ format = "jsonl"
 
 [batch]
 max_records = 1000000
-flush_interval_ms = 600000
-idle_ms = 1500
+max_age_secs = 600
+until_idle_secs = 1.5
 
 [query]
 max_rows = 1000000

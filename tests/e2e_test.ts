@@ -36,8 +36,8 @@ format = "${format}"
 
 [batch]
 max_records = 700
-flush_interval_ms = 1000
-idle_ms = 1500
+max_age_secs = 1
+until_idle_secs = 1.5
 `,
     ));
     const produced = await cli([
@@ -101,7 +101,10 @@ idle_ms = 1500
     );
     const again = await cli(["--mode", "consume", "--config", config, "--until-idle"]);
     assert.equal(again.code, 0, again.stderr);
-    assert.match(again.stderr, new RegExp(`rows=${K} error_rows=0 files=0 skipped_existing=${K}`));
+    assert.match(
+      again.stderr,
+      new RegExp(`rows=${K} dead_letters=0 unknown_schema=0 files=0 .*skipped_existing=${K}`),
+    );
     assert.deepEqual(await lakeFiles(join(lake, "ticker")), before);
     // Nothing left in the temp folder.
     assert.deepEqual([...Deno.readDirSync(join(lake, ".tmp"))], []);
@@ -119,8 +122,8 @@ type = "replay"
 path = "{csv}"
 
 [batch]
-flush_interval_ms = 1000
-idle_ms = 1500
+max_age_secs = 1
+until_idle_secs = 1.5
 `,
   ));
   const sample = await Deno.readTextFile(

@@ -4,6 +4,7 @@
  * through the S3 API, not through consume's own state.
  */
 import assert from "node:assert/strict";
+import { configSchema } from "../src/config/schema.ts";
 import { createEncoder } from "../src/encode/mod.ts";
 import { S3Store } from "../src/store/s3.ts";
 import { baseToml, cli, kcatDump, testBrokers, uniqueName, workspace } from "./helpers.ts";
@@ -43,8 +44,8 @@ rate_per_second = 100000
 
 [batch]
 max_records = 600
-flush_interval_ms = 1000
-idle_ms = 1500
+max_age_secs = 1
+until_idle_secs = 1.5
 `,
     ).replace(/\[store\]\npath = "\{lake\}"\n/, `[store]${storeToml}`),
   );
@@ -58,17 +59,18 @@ idle_ms = 1500
   );
   assert.equal(consumed.code, 0, consumed.stderr);
 
-  const store = new S3Store({
-    type: "s3",
-    path: "./lake",
-    table: "ticker",
-    errors_table: "ticker_errors",
-    bucket,
-    prefix: "lake",
-    region: "us-east-1",
-    endpoint,
-    force_path_style: true,
-  });
+  const store = new S3Store(
+    configSchema.parse({
+      store: {
+        type: "s3",
+        bucket,
+        prefix: "lake",
+        region: "us-east-1",
+        endpoint,
+        force_path_style: true,
+      },
+    }).store,
+  );
   const parquet = createEncoder("parquet");
   const seen = new Set<string>();
   let rows = 0;

@@ -7,6 +7,9 @@ import { LOG_LEVELS } from "../log.ts";
 
 const positiveInt = (max: number) => z.number().int().min(1).max(max);
 const nonNegativeInt = (max: number) => z.number().int().min(0).max(max);
+/** Durations in seconds; fractions allowed (tests use sub-second flushes). */
+const seconds = (max: number) => z.number().min(0.05).max(max);
+const MIB = 1024 * 1024;
 /** Kafka topic names: legal characters only, so they are also safe as file-name parts. */
 const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, "must be 1-200 of A-Z a-z 0-9 . _ -");
 /** Table and database names become folder names and SQL identifiers. */
@@ -91,7 +94,9 @@ export const configSchema = z.strictObject({
     client_id: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).default("cryptopipe"),
     group_id: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default("cryptopipe-lake"),
     /** How long a dead consumer keeps its partitions (broker minimum is 6000). */
-    session_timeout_ms: z.number().int().min(6000).max(300_000).default(30_000),
+    /** How long a dead consumer keeps its partitions; the broker's group.min.session.timeout.ms
+     * (default 6000) and group.max.session.timeout.ms bound it too. */
+    session_timeout_ms: z.number().int().min(1000).max(300_000).default(30_000),
     connect_timeout_ms: positiveInt(120_000).default(10_000),
     request_timeout_ms: positiveInt(300_000).default(30_000),
     /** Partitions when cryptopipe creates the topic itself. */
@@ -108,10 +113,22 @@ export const configSchema = z.strictObject({
   batch: z.strictObject({
     /** A file is closed after this many records. */
     max_records: positiveInt(10_000_000).default(100_000),
-    /** Files of a partition are flushed at least this often (freshness). */
-    flush_interval_ms: positiveInt(3_600_000).default(60_000),
+    /** ...or after this many bytes of input (JSON message values, not the encoded file). */
+    max_bytes: z.number().int().min(1024).max(4 * 1024 * MIB).default(64 * MIB),
+    /** ...or before a record whose event time is this far past the file's first record. */
+    max_span_secs: seconds(86_400).default(3600),
+    /** Files open at once per Kafka partition (one per table, dt and hour): a cut before more. */
+    max_open_files: positiveInt(1000).default(24),
+    /** Wall clock: a partition's oldest buffered record waits at most this long (freshness). */
+    max_age_secs: seconds(3600).default(60),
+    /** Wall clock: a partition that received nothing for this long is flushed. */
+    max_idle_secs: seconds(3600).default(15),
+    /** Input bytes buffered over all partitions; above it the fullest partition is flushed. */
+    max_buffered_bytes: z.number().int().min(1024 * 1024).max(64 * 1024 * MIB).default(
+      128 * MIB,
+    ),
     /** With --until-idle: stop after no new records arrived for this long. */
-    idle_ms: positiveInt(600_000).default(3_000),
+    until_idle_secs: seconds(600).default(3),
   }).prefault({}),
 
   encode: z.strictObject({
@@ -145,6 +162,11 @@ export const configSchema = z.strictObject({
     ).optional(),
     /** Path-style URLs (bucket in the path): needed by most S3 emulators, off for AWS. */
     force_path_style: z.boolean().default(false),
+    /** Files at least this big go up as multipart uploads (S3's part minimum is 5 MiB). */
+    multipart_threshold_bytes: z.number().int().min(5 * MIB).max(5 * 1024 * MIB).default(16 * MIB),
+    part_size_bytes: z.number().int().min(5 * MIB).max(5 * 1024 * MIB).default(8 * MIB),
+    /** Attempts per S3 request (the SDK's standard retry mode, with backoff). */
+    max_attempts: z.number().int().min(1).max(20).default(5),
   }).refine((store) => store.type !== "s3" || store.bucket !== undefined, {
     message: 'required when store.type = "s3"',
     path: ["bucket"],

@@ -37,15 +37,23 @@ for (const format of ["parquet", "jsonl"] as const) {
   Deno.test(`encode (${format}): a file states the offsets it covers`, () => {
     const encoder = createEncoder(format);
     const bytes = encoder.encode(lakeRows([7, 9, 12]), LAKE_COLUMNS);
-    assert.deepEqual(encoder.coverage(bytes), { firstOffset: 7, lastOffset: 12, records: 3 });
+    const rows = lakeRows([7, 9, 12]);
+    assert.deepEqual(encoder.coverage(bytes), {
+      firstOffset: 7,
+      lastOffset: 12,
+      records: 3,
+      firstTimestamp: rows[0]._kafka_timestamp,
+    });
   });
 }
 
 Deno.test("encode: error rows use their own columns", async () => {
   const encoder = createEncoder("parquet");
   const rows: Row[] = [{
+    error_code: "not_json",
     error: "not JSON",
     payload: "{",
+    payload_base64: "ew==",
     key: null,
     schema_header: null,
     _kafka_topic: "t",

@@ -28,6 +28,7 @@ export class JsonLinesEncoder implements Encoder {
       firstOffset: first._kafka_offset,
       lastOffset: last._kafka_offset,
       records: lines.length,
+      firstTimestamp: first._kafka_timestamp,
     };
   }
 }

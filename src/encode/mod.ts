@@ -14,6 +14,8 @@ export interface FileCoverage {
   readonly firstOffset: number;
   readonly lastOffset: number;
   readonly records: number;
+  /** Kafka timestamp of the first row: tells a re-created topic's offsets from ours. */
+  readonly firstTimestamp: number;
 }
 
 export interface Encoder {
@@ -44,5 +46,6 @@ export function coverageOf(rows: readonly Row[]): FileCoverage {
     firstOffset: rows[0]._kafka_offset as number,
     lastOffset: rows[rows.length - 1]._kafka_offset as number,
     records: rows.length,
+    firstTimestamp: rows[0]._kafka_timestamp as number,
   };
 }

@@ -18,6 +18,7 @@ const PHYSICAL: Record<ColumnType, BasicType> = {
 const META_FIRST = "cryptopipe.first_offset";
 const META_LAST = "cryptopipe.last_offset";
 const META_RECORDS = "cryptopipe.records";
+const META_FIRST_TIMESTAMP = "cryptopipe.first_kafka_timestamp";
 
 function columnData(rows: readonly Row[], column: Column): ColumnSource {
   const data = new Array(rows.length);
@@ -47,6 +48,7 @@ export class ParquetEncoder implements Encoder {
         { key: META_FIRST, value: String(coverage.firstOffset) },
         { key: META_LAST, value: String(coverage.lastOffset) },
         { key: META_RECORDS, value: String(coverage.records) },
+        { key: META_FIRST_TIMESTAMP, value: String(coverage.firstTimestamp) },
       ],
     });
     return new Uint8Array(buffer);
@@ -64,6 +66,7 @@ export class ParquetEncoder implements Encoder {
       firstOffset: Number(first),
       lastOffset: Number(last),
       records: Number(metadata.num_rows),
+      firstTimestamp: Number(kv.get(META_FIRST_TIMESTAMP)),
     };
   }
 

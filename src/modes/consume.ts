@@ -3,7 +3,9 @@
  * logic lives in LakeWriter; this file drives it: message batches, the flush timer, commits
  * after durable writes, rebalances, --until-idle and graceful shutdown.
  */
+import type { BatchLimits, FlushReason } from "../batch/mod.ts";
 import { createBus, type TopicPartition } from "../bus/mod.ts";
+import type { LoadedConfig } from "../config/mod.ts";
 import { createEncoder } from "../encode/mod.ts";
 import { createStore } from "../store/mod.ts";
 import { type ModeContext, Mutex } from "./context.ts";
@@ -12,12 +14,17 @@ import { LakeWriter } from "./lake_writer.ts";
 export interface ConsumeSummary {
   readonly rows: number;
   readonly errorRows: number;
+  readonly unknownSchema: number;
   readonly files: number;
+  readonly bytesIn: number;
   readonly skippedExisting: number;
   readonly seconds: number;
+  /** From the first message to the last commit: the working time, without idle waits. */
+  readonly busySeconds: number;
 }
 
-const TICK_MS = 500;
+const TICK_MS = 250;
+const PROGRESS_MS = 10_000;
 
 export async function consume(ctx: ModeContext): Promise<ConsumeSummary> {
   const { config, logger, flags } = ctx;
@@ -28,20 +35,28 @@ export async function consume(ctx: ModeContext): Promise<ConsumeSummary> {
     store,
     createEncoder(config.encode.format, { rowGroupSize: config.encode.row_group_size }),
     { records: config.store.table, errors: config.store.errors_table },
-    { maxRecords: config.batch.max_records, flushIntervalMs: config.batch.flush_interval_ms },
+    batchLimits(config.batch),
     logger,
   );
   const bus = createBus(config, logger);
+  const maxBuffered = config.batch.max_buffered_bytes;
   const lock = new Mutex();
   const started = Date.now();
   let assigned: readonly TopicPartition[] | undefined;
   let lastActivity = Date.now();
+  let firstMessageAt: number | undefined;
+  let lastCommitAt: number | undefined;
   const committed = new Map<number, number>();
+  const flushesByReason: Partial<Record<FlushReason, number>> = {};
 
-  const flushAndCommit = async (tp: TopicPartition, reason: string) => {
+  const flushAndCommit = async (tp: TopicPartition, reason: FlushReason) => {
     const result = await writer.flush(tp);
+    flushesByReason[reason] = (flushesByReason[reason] ?? 0) + 1;
     if (result.commit !== undefined && committed.get(tp.partition) !== result.commit) {
-      if (await consumer.commit(tp, result.commit)) committed.set(tp.partition, result.commit);
+      if (await consumer.commit(tp, result.commit)) {
+        committed.set(tp.partition, result.commit);
+        lastCommitAt = Date.now();
+      }
     }
     if (result.files > 0) {
       logger.info("flushed", {
@@ -53,7 +68,7 @@ export async function consume(ctx: ModeContext): Promise<ConsumeSummary> {
       });
     }
   };
-  const flushAll = (reason: string) =>
+  const flushAll = (reason: FlushReason) =>
     lock.run(async () => {
       for (const tp of writer.partitions()) await flushAndCommit(tp, reason);
     });
@@ -66,6 +81,24 @@ export async function consume(ctx: ModeContext): Promise<ConsumeSummary> {
     lake: store.describe,
     format: config.encode.format,
   });
+
+  let lastProgress = Date.now();
+  let progressRows = 0;
+  const reportProgress = () => {
+    const now = Date.now();
+    const { rows, errorRows, unknownSchema, files } = writer.stats;
+    logger.info("progress", {
+      rows,
+      rows_per_sec: Math.round((rows - progressRows) / ((now - lastProgress) / 1000)),
+      dead_letters: errorRows,
+      unknown_schema: unknownSchema,
+      files,
+      buffered_bytes: writer.bufferedBytes,
+      flushes: JSON.stringify(flushesByReason),
+    });
+    lastProgress = now;
+    progressRows = rows;
+  };
 
   let failTick!: (error: Error) => void;
   const tickFailed = new Promise<never>((_, reject) => (failTick = reject));
@@ -81,8 +114,12 @@ export async function consume(ctx: ModeContext): Promise<ConsumeSummary> {
         await lock.run(async () => {
           for (const { tp, reason } of writer.due(Date.now())) await flushAndCommit(tp, reason);
         });
-        if (flags.untilIdle && assigned && Date.now() - lastActivity >= config.batch.idle_ms) {
-          await flushAll("idle");
+        if (Date.now() - lastProgress >= PROGRESS_MS) reportProgress();
+        if (
+          flags.untilIdle && assigned &&
+          Date.now() - lastActivity >= config.batch.until_idle_secs * 1000
+        ) {
+          await flushAll("until_idle");
           if (await caughtUp()) resolve("idle");
         }
       } catch (error) {
@@ -132,14 +169,23 @@ export async function consume(ctx: ModeContext): Promise<ConsumeSummary> {
         lock.run(async () => {
           const now = Date.now();
           lastActivity = now;
-          // Check after every row, so no file grows past batch.max_records.
+          firstMessageAt ??= now;
           for (const message of messages) {
-            writer.add(message, now);
-            const reason = writer.dueFor(message, now);
-            if (reason) {
-              await flushAndCommit(message, reason);
-              await heartbeat();
+            const row = writer.prepare(message);
+            if (!row) continue; // re-delivered
+            // Record-derived cuts first (span, open files), then the row, then cuts by size
+            // (checked per row, so no file outgrows its limits), then the memory bound.
+            const before = writer.cutBefore(message, row);
+            if (before) await flushAndCommit(message, before);
+            writer.accept(message, row, now);
+            const after = writer.dueFor(message, now);
+            if (after) await flushAndCommit(message, after);
+            if (writer.bufferedBytes > maxBuffered) {
+              // Reading waits while the fullest partition is written out: that is the pause.
+              const fullest = writer.fullest();
+              if (fullest) await flushAndCommit(fullest, "memory");
             }
+            if (before || after) await heartbeat();
           }
         }),
     });
@@ -156,13 +202,31 @@ export async function consume(ctx: ModeContext): Promise<ConsumeSummary> {
     await bus.close().catch(() => {});
   }
   const seconds = (Date.now() - started) / 1000;
-  const summary = { ...writer.stats, seconds };
+  const busySeconds = firstMessageAt !== undefined && lastCommitAt !== undefined
+    ? Math.max(0, lastCommitAt - firstMessageAt) / 1000
+    : 0;
+  const summary = { ...writer.stats, seconds, busySeconds };
   logger.info("consume finished", {
     rows: summary.rows,
-    error_rows: summary.errorRows,
+    dead_letters: summary.errorRows,
+    unknown_schema: summary.unknownSchema,
     files: summary.files,
+    bytes_in: summary.bytesIn,
     skipped_existing: summary.skippedExisting,
+    flushes: JSON.stringify(flushesByReason),
     seconds: seconds.toFixed(1),
+    busy_seconds: busySeconds.toFixed(2),
   });
   return summary;
+}
+
+export function batchLimits(batch: LoadedConfig["batch"]): BatchLimits {
+  return {
+    maxRecords: batch.max_records,
+    maxBytes: batch.max_bytes,
+    maxSpanMs: batch.max_span_secs * 1000,
+    maxOpenFiles: batch.max_open_files,
+    maxAgeMs: batch.max_age_secs * 1000,
+    maxIdleMs: batch.max_idle_secs * 1000,
+  };
 }

@@ -11,15 +11,18 @@
  *   would let a later restart start mid-file and write an overlapping file. So the commit is
  *   held until the flushed position passes every learned range.
  */
+import { Buffer } from "node:buffer";
 import {
   type BatchLimits,
   type Bucket,
   bucketId,
+  type BufferedRow,
   type FlushReason,
   PartitionBuffer,
 } from "../batch/mod.ts";
 import type { IncomingMessage, TopicPartition } from "../bus/mod.ts";
-import type { Encoder } from "../encode/mod.ts";
+import { coverageOf, type Encoder, type FileCoverage, type Row } from "../encode/mod.ts";
+import { RuntimeFailure } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import {
   decodeRecord,
@@ -27,8 +30,8 @@ import {
   ERROR_COLUMNS,
   LAKE_COLUMNS,
   LATEST_TIME_MS,
+  type RejectCode,
   SCHEMA_HEADER,
-  TICKER_SCHEMA_ID,
 } from "../record/mod.ts";
 import { objectKey, type Store, timePartition } from "../store/mod.ts";
 
@@ -46,8 +49,11 @@ export interface FlushResult {
 
 export interface LakeStats {
   rows: number;
+  /** Rows sent to the errors table (the dead letters), and of those, unknown schema ids. */
   errorRows: number;
+  unknownSchema: number;
   files: number;
+  bytesIn: number;
   skippedExisting: number;
 }
 
@@ -59,9 +65,23 @@ interface PartitionState {
   holdThrough: number | undefined;
 }
 
+/** A message turned into the row it becomes, before it enters a buffer. */
+export interface PreparedRow extends BufferedRow {
+  readonly rejected?: { readonly code: RejectCode; readonly error: string };
+}
+
+const partitionId = (tp: TopicPartition) => `${tp.topic}/${tp.partition}`;
+
 export class LakeWriter {
   readonly #partitions = new Map<string, PartitionState>();
-  readonly stats: LakeStats = { rows: 0, errorRows: 0, files: 0, skippedExisting: 0 };
+  readonly stats: LakeStats = {
+    rows: 0,
+    errorRows: 0,
+    unknownSchema: 0,
+    files: 0,
+    bytesIn: 0,
+    skippedExisting: 0,
+  };
 
   constructor(
     readonly store: Store,
@@ -72,7 +92,7 @@ export class LakeWriter {
   ) {}
 
   #state(tp: TopicPartition): PartitionState {
-    const id = `${tp.topic}/${tp.partition}`;
+    const id = partitionId(tp);
     let state = this.#partitions.get(id);
     if (!state) {
       state = {
@@ -87,7 +107,7 @@ export class LakeWriter {
 
   /** Forget partitions this member lost: their new owner re-reads from the committed offset. */
   keepOnly(assigned: readonly TopicPartition[]): void {
-    const keep = new Set(assigned.map((tp) => `${tp.topic}/${tp.partition}`));
+    const keep = new Set(assigned.map(partitionId));
     for (const id of [...this.#partitions.keys()]) {
       if (!keep.has(id)) this.#partitions.delete(id);
     }
@@ -100,50 +120,114 @@ export class LakeWriter {
     }));
   }
 
-  add(message: IncomingMessage, now: number): void {
-    const { buffer } = this.#state(message);
+  /** Input bytes buffered over all partitions. */
+  get bufferedBytes(): number {
+    let total = 0;
+    for (const { buffer } of this.#partitions.values()) total += buffer.bytes;
+    return total;
+  }
+
+  /** The partition holding the most buffered bytes (what a memory-pressure flush frees). */
+  fullest(): TopicPartition | undefined {
+    let best: PartitionBuffer | undefined;
+    for (const { buffer } of this.#partitions.values()) {
+      if (buffer.bytes > (best?.bytes ?? 0)) best = buffer;
+    }
+    return best && { topic: best.topic, partition: best.partition };
+  }
+
+  /** Decode a message into its row; undefined for a re-delivered offset. */
+  prepare(message: IncomingMessage): PreparedRow | undefined {
+    if (this.#state(message).buffer.isDuplicate(message.offset)) return undefined;
     const lineage = {
       _kafka_topic: message.topic,
       _kafka_partition: message.partition,
       _kafka_offset: message.offset,
       _kafka_timestamp: message.timestamp,
     };
+    const bytes = message.value?.byteLength ?? 0;
     const schemaHeader = message.headers[SCHEMA_HEADER] ?? null;
-    const decoded = schemaHeader !== null && schemaHeader !== TICKER_SCHEMA_ID
-      ? { ok: false as const, problems: [`unsupported schema ${JSON.stringify(schemaHeader)}`] }
-      : decodeRecord(message.value);
+    const decoded = decodeRecord(message.value, schemaHeader);
     if (decoded.ok) {
       const record = decoded.record;
-      const part = timePartition(record.event_time ?? record.ingest_time);
-      if (buffer.add(message.offset, this.tables.records, part, { ...record, ...lineage }, now)) {
-        this.stats.rows++;
-      }
-    } else {
-      const row = {
-        error: decoded.problems.join("; "),
-        payload: message.value ? new TextDecoder().decode(message.value) : null,
-        key: message.key,
-        schema_header: schemaHeader,
-        ...lineage,
+      const eventMs = record.event_time ?? record.ingest_time;
+      return {
+        offset: message.offset,
+        table: this.tables.records,
+        part: timePartition(eventMs),
+        row: { ...record, ...lineage },
+        bytes,
+        eventMs,
       };
-      // Errors are partitioned by Kafka time: their event time is exactly what is not trusted.
-      // A nonsense Kafka time gets a fixed partition (not "now"): names must be the same on a rerun.
-      const sane = message.timestamp >= EARLIEST_TIME_MS && message.timestamp < LATEST_TIME_MS;
-      const part = timePartition(sane ? message.timestamp : 0);
-      if (buffer.add(message.offset, this.tables.errors, part, row, now)) {
-        this.stats.errorRows++;
-        this.logger.warn("poison record kept in the errors table", {
-          topic: message.topic,
-          partition: message.partition,
-          offset: message.offset,
-          error: row.error.slice(0, 200),
-        });
-      }
+    }
+    const error = decoded.problems.join("; ");
+    const row = {
+      error_code: decoded.code,
+      error,
+      payload: message.value ? new TextDecoder().decode(message.value) : null,
+      payload_base64: message.value ? Buffer.from(message.value).toString("base64") : null,
+      key: message.key,
+      schema_header: schemaHeader,
+      ...lineage,
+    };
+    // Errors are partitioned by Kafka time: their event time is exactly what is not trusted.
+    // A nonsense Kafka time gets a fixed partition (not "now"): names must be the same on a rerun.
+    const sane = message.timestamp >= EARLIEST_TIME_MS && message.timestamp < LATEST_TIME_MS;
+    const eventMs = sane ? message.timestamp : 0;
+    return {
+      offset: message.offset,
+      table: this.tables.errors,
+      part: timePartition(eventMs),
+      row,
+      bytes,
+      eventMs,
+      rejected: { code: decoded.code, error },
+    };
+  }
+
+  /** The record-derived cut due before this row enters its partition's buffer, if any. */
+  cutBefore(tp: TopicPartition, prepared: PreparedRow): FlushReason | undefined {
+    return this.#state(tp).buffer.cutBefore(prepared, this.limits);
+  }
+
+  accept(tp: TopicPartition, prepared: PreparedRow, now: number): void {
+    if (!this.#state(tp).buffer.add(prepared, now, this.limits)) return;
+    this.stats.bytesIn += prepared.bytes;
+    if (!prepared.rejected) {
+      this.stats.rows++;
+      return;
+    }
+    this.stats.errorRows++;
+    const fields = {
+      topic: tp.topic,
+      partition: tp.partition,
+      offset: prepared.offset,
+      code: prepared.rejected.code,
+      error: prepared.rejected.error.slice(0, 200),
+    };
+    if (prepared.rejected.code === "unknown_schema_version") {
+      this.stats.unknownSchema++;
+      // Its own message and counter: a producer upgrade must be visible at once.
+      this.logger.warn("record with an unknown schema version kept in the errors table", {
+        ...fields,
+        unknown_schema_total: this.stats.unknownSchema,
+      });
+    } else {
+      this.logger.warn("poison record kept in the errors table", {
+        ...fields,
+        dead_letters_total: this.stats.errorRows,
+      });
     }
   }
 
+  /** Prepare and accept, without a cut check (for callers that handle cuts themselves). */
+  add(message: IncomingMessage, now: number): void {
+    const prepared = this.prepare(message);
+    if (prepared) this.accept(message, prepared, now);
+  }
+
   dueFor(tp: TopicPartition, now: number): FlushReason | undefined {
-    return this.#partitions.get(`${tp.topic}/${tp.partition}`)?.buffer.due(now, this.limits);
+    return this.#partitions.get(partitionId(tp))?.buffer.due(now, this.limits);
   }
 
   due(now: number): Array<{ tp: TopicPartition; reason: FlushReason }> {
@@ -172,7 +256,7 @@ export class LakeWriter {
     } catch (error) {
       // The drained rows are gone from memory: forget the partition so that nothing can be
       // committed past them. They are re-read from the last commit after the restart.
-      this.#partitions.delete(`${tp.topic}/${tp.partition}`);
+      this.#partitions.delete(partitionId(tp));
       throw error;
     }
     const next = state.buffer.nextOffset;
@@ -212,7 +296,9 @@ export class LakeWriter {
         this.encoder.extension,
       );
       const slice = bucket.rows.slice(start);
-      const result = await this.store.createOnce(key, this.encoder.encode(slice, columns));
+      const bytes = this.encoder.encode(slice, columns);
+      this.logger.debug("writing file", { key, rows: slice.length, bytes: bytes.byteLength });
+      const result = await this.store.createOnce(key, bytes, fileMetadata(coverageOf(slice)));
       await heartbeat();
       if (result === "created") {
         files++;
@@ -223,6 +309,7 @@ export class LakeWriter {
       }
       // An earlier run wrote this name: learn what it holds and continue after it.
       const coverage = this.encoder.coverage(await this.store.read(key));
+      assertSameIncarnation(key, coverage, slice[0]);
       state.covered.set(id, coverage.lastOffset);
       state.holdThrough = Math.max(state.holdThrough ?? -1, coverage.lastOffset);
       const next = firstAfter(bucket.offsets, coverage.lastOffset);
@@ -249,4 +336,30 @@ function firstAfter(offsets: readonly number[], after: number | undefined): numb
     else high = mid;
   }
   return low;
+}
+
+/** What each object carries about itself (S3 user metadata; hyphens, see lake-and-delivery.md). */
+function fileMetadata(coverage: FileCoverage): Record<string, string> {
+  return {
+    "first-offset": String(coverage.firstOffset),
+    "last-offset": String(coverage.lastOffset),
+    "record-count": String(coverage.records),
+  };
+}
+
+/**
+ * A file under our name holds the same offset with a different Kafka timestamp: the topic was
+ * deleted and re-created, and its offsets restarted. Skipping "covered" rows would then drop
+ * new data, so stop with a clear message instead.
+ */
+function assertSameIncarnation(key: string, existing: FileCoverage, ours: Row): void {
+  const ourOffset = ours._kafka_offset as number;
+  const ourTimestamp = ours._kafka_timestamp as number;
+  if (existing.firstOffset === ourOffset && existing.firstTimestamp === ourTimestamp) return;
+  throw new RuntimeFailure(
+    `The lake already holds ${key}, written from different Kafka data (offset ${existing.firstOffset} ` +
+      `with Kafka time ${existing.firstTimestamp}, now offset ${ourOffset} has ${ourTimestamp}). ` +
+      "The topic was probably deleted and re-created, so its offsets started again. Move the old " +
+      "files away or consume into another table or prefix; nothing was written or committed.",
+  );
 }

@@ -5,14 +5,17 @@
  */
 import assert from "node:assert/strict";
 import type { IncomingMessage } from "../bus/mod.ts";
+import { configSchema } from "../config/schema.ts";
 import { createEncoder } from "../encode/mod.ts";
 import { silentLogger } from "../log.ts";
 import { encodeRecord } from "../record/mod.ts";
 import { sampleTicker } from "../record/testing.ts";
 import { FileStore } from "../store/file.ts";
+import { batchLimits } from "./consume.ts";
 import { LakeWriter } from "./lake_writer.ts";
 
 const TP = { topic: "t", partition: 0 };
+const LIMITS = batchLimits(configSchema.parse({}).batch);
 const H1 = Date.UTC(2026, 10, 24, 1);
 const H2 = Date.UTC(2026, 10, 24, 2);
 
@@ -36,10 +39,13 @@ function message(offset: number, eventTime: number): IncomingMessage {
 async function setup() {
   const store = new FileStore(await Deno.makeTempDir());
   const writer = () =>
-    new LakeWriter(store, createEncoder("jsonl"), { records: "ticker", errors: "ticker_errors" }, {
-      maxRecords: 1000,
-      flushIntervalMs: 1000,
-    }, silentLogger);
+    new LakeWriter(
+      store,
+      createEncoder("jsonl"),
+      { records: "ticker", errors: "ticker_errors" },
+      LIMITS,
+      silentLogger,
+    );
   return { store, writer };
 }
 
@@ -173,7 +179,7 @@ Deno.test("lake writer: poison messages go to the errors table with their coordi
   ) => JSON.parse(l));
   assert.deepEqual(rows.map((r) => [r._kafka_offset, r.payload]), [[0, "{oops"], [1, "{}"]]);
   assert.match(rows[0].error, /not JSON/);
-  assert.match(rows[1].error, /unsupported schema "other.v9"/);
+  assert.match(rows[1].error, /unknown schema "other.v9"/);
   assert.equal(w.stats.errorRows, 2);
 });
 
@@ -193,7 +199,7 @@ Deno.test("lake writer (fault-injecting store wrapper): a failed write forgets t
     flaky,
     createEncoder("jsonl"),
     { records: "ticker", errors: "ticker_errors" },
-    { maxRecords: 1000, flushIntervalMs: 1000 },
+    LIMITS,
     silentLogger,
   );
   feed(w, 0, 4);
@@ -220,4 +226,50 @@ Deno.test("lake writer: a poison message with a nonsense Kafka time goes to a fi
   assert.deepEqual(await store.list("ticker_errors"), [
     "ticker_errors/dt=1970-01-01/hour=00/t+0+00000000000000000000.jsonl",
   ]);
+});
+
+Deno.test("lake writer: a file under our name from a re-created topic stops the writer instead of skipping new rows", async () => {
+  const { store, writer } = await setup();
+  const old = writer();
+  feed(old, 0, 4);
+  await old.flush(TP);
+  // The topic was deleted and re-created: offsets 0.. again, with other Kafka timestamps.
+  const fresh = writer();
+  for (let o = 0; o <= 4; o++) fresh.add({ ...message(o, H1), timestamp: H1 + 3_600_000 }, 0);
+  await assert.rejects(() => fresh.flush(TP), /re-created/);
+  assert.equal((await lakeOffsets(store)).size, 5, "the old file is untouched");
+});
+
+Deno.test("lake writer: an unknown schema version is a dead letter with its own code and counter", async () => {
+  const { store, writer } = await setup();
+  const w = writer();
+  const v2 = (offset: number, headers: Record<string, string>, body: unknown) => ({
+    ...TP,
+    offset,
+    timestamp: H1,
+    key: null,
+    value: new TextEncoder().encode(JSON.stringify(body)),
+    headers,
+  });
+  w.add(v2(0, { "cryptopipe-schema": "cryptopipe.ticker.v2" }, { any: 1 }), 0);
+  w.add(v2(1, {}, { schema: "cryptopipe.ticker.v9", price: 1 }), 0);
+  w.add(v2(2, {}, { schema: "cryptopipe.ticker.v1", price: -1 }), 0);
+  w.add({ ...v2(3, {}, {}), value: new Uint8Array([0xff, 0x00, 0x7b]) }, 0);
+  assert.deepEqual([w.stats.errorRows, w.stats.unknownSchema, w.stats.rows], [4, 2, 0]);
+  await w.flush(TP);
+  const [key] = await store.list("ticker_errors");
+  const rows = new TextDecoder().decode(await store.read(key)).trimEnd().split("\n").map((l) =>
+    JSON.parse(l)
+  );
+  assert.deepEqual(rows.map((r) => r.error_code), [
+    "unknown_schema_version",
+    "unknown_schema_version",
+    "invalid_record",
+    "not_json",
+  ]);
+  assert.deepEqual(
+    [...Uint8Array.from(atob(rows[3].payload_base64), (c) => c.charCodeAt(0))],
+    [0xff, 0x00, 0x7b],
+    "the exact raw bytes are kept",
+  );
 });

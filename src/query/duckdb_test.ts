@@ -1,5 +1,6 @@
 /** DuckDB reads the files our encoders write, with the catalog's types, over the Hive layout. */
 import assert from "node:assert/strict";
+import { configSchema } from "../config/schema.ts";
 import { lakeTables } from "../catalog/mod.ts";
 import { LocalCatalog } from "../catalog/local.ts";
 import { createEncoder } from "../encode/mod.ts";
@@ -20,19 +21,11 @@ const DUCKDB_TYPE = {
 for (const format of ["parquet", "jsonl"] as const) {
   Deno.test(`duckdb (${format}): lake files read back with the catalog's column types`, async () => {
     const lake = await Deno.makeTempDir();
-    const config = {
-      store: {
-        type: "local" as const,
-        path: lake,
-        table: "ticker",
-        errors_table: "ticker_errors",
-        prefix: "",
-        force_path_style: false,
-      },
-      catalog: { type: "local" as const, database: "cryptopipe" },
+    const config = configSchema.parse({
+      store: { path: lake },
       encode: { format, row_group_size: 100 },
-      query: { engine: "duckdb" as const, format: "table" as const, max_rows: 100 },
-    };
+      query: { max_rows: 100 },
+    });
     const rows = lakeRows([0, 1, 2, 3, 4, 5]);
     const encoder = createEncoder(format);
     const part = timePartition(rows[0].event_time as number);

@@ -203,8 +203,26 @@ export type LakeRow = TickerRecord & RecordOf<typeof LINEAGE_COLUMNS>;
  * Kafka coordinates so nothing is lost and it can be replayed after a fix.
  */
 export const ERROR_COLUMNS = [
+  {
+    name: "error_code",
+    type: "string",
+    nullable: false,
+    values: ["empty", "not_json", "unknown_schema_version", "invalid_record"],
+    doc: "the class of rejection; alert on unknown_schema_version",
+  },
   { name: "error", type: "string", nullable: false, doc: "why the record was rejected" },
-  { name: "payload", type: "string", nullable: true, doc: "the message value as UTF-8 text" },
+  {
+    name: "payload",
+    type: "string",
+    nullable: true,
+    doc: "the message value as UTF-8 text (lossy if it is not UTF-8)",
+  },
+  {
+    name: "payload_base64",
+    type: "string",
+    nullable: true,
+    doc: "the message value's exact bytes, base64",
+  },
   { name: "key", type: "string", nullable: true, doc: "the Kafka message key" },
   {
     name: "schema_header",

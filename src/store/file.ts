@@ -7,7 +7,7 @@
 import { dirname, join, relative, sep } from "node:path";
 import { RuntimeFailure } from "../errors.ts";
 import { isPlainKey } from "./layout.ts";
-import type { CreateResult, Store } from "./mod.ts";
+import type { CreateResult, FileMetadata, Store } from "./mod.ts";
 
 const TMP_DIR = ".tmp";
 /** Temp files older than this are leftovers of a crash, never a live writer's. */
@@ -47,7 +47,12 @@ export class FileStore implements Store {
     }
   }
 
-  async createOnce(key: string, bytes: Uint8Array): Promise<CreateResult> {
+  /** The metadata is already inside the file (Parquet footer, JSON rows); it is not stored twice. */
+  async createOnce(
+    key: string,
+    bytes: Uint8Array,
+    _metadata?: FileMetadata,
+  ): Promise<CreateResult> {
     const target = this.#path(key);
     const tmpDir = join(this.root, TMP_DIR);
     try {
@@ -60,9 +65,13 @@ export class FileStore implements Store {
         let written = 0;
         while (written < bytes.length) written += await file.write(bytes.subarray(written));
         await file.sync();
-      } finally {
+      } catch (error) {
+        // A full disk must not be filled further by half-written temp files.
         file.close();
+        await Deno.remove(tmp).catch(() => {});
+        throw error;
       }
+      file.close();
       let result: CreateResult = "created";
       try {
         await Deno.link(tmp, target);

@@ -11,10 +11,13 @@ export * from "./layout.ts";
 
 export type CreateResult = "created" | "exists";
 
+/** Small string facts about an object (its offsets), kept as S3 user metadata. */
+export type FileMetadata = Readonly<Record<string, string>>;
+
 export interface Store {
   readonly describe: string;
   /** Durably create `key` with `bytes`, or report "exists" and change nothing. */
-  createOnce(key: string, bytes: Uint8Array): Promise<CreateResult>;
+  createOnce(key: string, bytes: Uint8Array, metadata?: FileMetadata): Promise<CreateResult>;
   read(key: string): Promise<Uint8Array>;
   /** All keys under a prefix, sorted. */
   list(prefix: string): Promise<string[]>;

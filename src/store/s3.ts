@@ -10,10 +10,11 @@ import {
   S3Client,
   S3ServiceException,
 } from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
 import type { LoadedConfig } from "../config/mod.ts";
 import { AuthFailure, type CryptopipeError, RuntimeFailure } from "../errors.ts";
 import { isPlainKey } from "./layout.ts";
-import type { CreateResult, Store } from "./mod.ts";
+import type { CreateResult, FileMetadata, Store } from "./mod.ts";
 
 const AUTH_CODES = new Set([
   "AccessDenied",
@@ -48,8 +49,12 @@ export class S3Store implements Store {
   readonly #client: S3Client;
   readonly #bucket: string;
   readonly #prefix: string;
+  readonly #multipartThreshold: number;
+  readonly #partSize: number;
 
   constructor(config: S3StoreConfig) {
+    this.#multipartThreshold = config.multipart_threshold_bytes;
+    this.#partSize = config.part_size_bytes;
     this.#bucket = config.bucket!;
     this.#prefix = config.prefix ? `${config.prefix}/` : "";
     this.describe = `s3://${this.#bucket}/${this.#prefix}`;
@@ -57,6 +62,8 @@ export class S3Store implements Store {
       ...(config.region ? { region: config.region } : {}),
       ...(config.endpoint ? { endpoint: config.endpoint } : {}),
       forcePathStyle: config.force_path_style,
+      // Standard retry mode: 5xx, SlowDown, throttling and resets back off and retry.
+      maxAttempts: config.max_attempts,
     });
   }
 
@@ -73,12 +80,31 @@ export class S3Store implements Store {
     return `s3://${this.#bucket}/${key}`;
   }
 
-  async createOnce(key: string, bytes: Uint8Array): Promise<CreateResult> {
+  async createOnce(key: string, bytes: Uint8Array, metadata?: FileMetadata): Promise<CreateResult> {
     const fullKey = this.#key(key);
+    // If-None-Match: * on the single PUT, and on CompleteMultipartUpload for large files: the
+    // object appears whole or not at all, and never replaces one a reader may have seen.
+    const params = {
+      Bucket: this.#bucket,
+      Key: fullKey,
+      Body: bytes,
+      IfNoneMatch: "*",
+      Metadata: metadata ? { ...metadata } : undefined,
+    };
     try {
-      await this.#client.send(
-        new PutObjectCommand({ Bucket: this.#bucket, Key: fullKey, Body: bytes, IfNoneMatch: "*" }),
-      );
+      if (bytes.byteLength < this.#multipartThreshold) {
+        await this.#client.send(new PutObjectCommand(params));
+      } else {
+        // Parts of a failed upload are aborted (leavePartsOnError false); a crash mid-upload
+        // leaves parts that the bucket's AbortIncompleteMultipartUpload rule removes.
+        await new Upload({
+          client: this.#client,
+          params,
+          partSize: this.#partSize,
+          queueSize: 2,
+          leavePartsOnError: false,
+        }).done();
+      }
       return "created";
     } catch (error) {
       // 412: the key exists. 409 ConditionalRequestConflict: a concurrent put of the same key

@@ -3,6 +3,7 @@
  * in CRYPTOPIPE_TEST_S3_ENDPOINT). Same conformance suite as the local folder.
  */
 import assert from "node:assert/strict";
+import { configSchema } from "../config/schema.ts";
 import { storeConformance } from "./conformance.ts";
 import { s3Failure, S3Store } from "./s3.ts";
 
@@ -25,18 +26,18 @@ async function freshBucket(): Promise<string> {
   return bucket;
 }
 
-function storeConfig(bucket: string, prefix = "") {
-  return {
-    type: "s3" as const,
-    path: "./lake",
-    table: "ticker",
-    errors_table: "ticker_errors",
-    bucket,
-    prefix,
-    region: "us-east-1",
-    endpoint: endpoint(),
-    force_path_style: true,
-  };
+function storeConfig(bucket: string, prefix = "", extra: Record<string, unknown> = {}) {
+  return configSchema.parse({
+    store: {
+      type: "s3",
+      bucket,
+      prefix,
+      region: "us-east-1",
+      endpoint: endpoint(),
+      force_path_style: true,
+      ...extra,
+    },
+  }).store;
 }
 
 storeConformance("s3 via moto", async () => new S3Store(storeConfig(await freshBucket())));
@@ -72,4 +73,27 @@ Deno.test("s3 store: AWS auth errors map to exit 4, others to exit 3", () => {
     failure.message,
     "Cannot write s3://b/k: SlowDown: Please reduce your request rate.",
   );
+});
+
+Deno.test("s3 store: a large file goes up as a multipart upload, create-only on completion, with its offset metadata", async () => {
+  const bucket = await freshBucket();
+  const store = new S3Store(storeConfig(bucket, "", {
+    multipart_threshold_bytes: 5 * 1024 * 1024,
+    part_size_bytes: 5 * 1024 * 1024,
+  }));
+  const big = new Uint8Array(11 * 1024 * 1024).map((_, i) => i % 251);
+  const meta = { "first-offset": "7", "last-offset": "99", "record-count": "93" };
+  assert.equal(await store.createOnce("ticker/big.parquet", big, meta), "created");
+  // A second upload of the same key must fail at CompleteMultipartUpload (412), not replace it.
+  const other = new Uint8Array(11 * 1024 * 1024).fill(1);
+  assert.equal(await store.createOnce("ticker/big.parquet", other, meta), "exists");
+  assert.deepEqual(await store.read("ticker/big.parquet"), big);
+  const head = await fetch(`${endpoint()}/${bucket}/ticker/big.parquet`, { method: "HEAD" });
+  assert.equal(head.headers.get("x-amz-meta-first-offset"), "7");
+  assert.equal(head.headers.get("x-amz-meta-last-offset"), "99");
+  assert.equal(head.headers.get("x-amz-meta-record-count"), "93");
+  assert.match(head.headers.get("etag") ?? "", /-\d+"$/, "a multipart ETag (<md5>-<parts>)");
+  // No upload is left open: the failed second one was aborted.
+  const uploads = await (await fetch(`${endpoint()}/${bucket}?uploads`)).text();
+  assert.doesNotMatch(uploads, /<Upload>/);
 });
