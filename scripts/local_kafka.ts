@@ -130,6 +130,9 @@ function serverProperties(dir: string, port: number, controllerPort: number): st
     "group.initial.rebalance.delay.ms=0",
     // Crash tests use 1.5 s sessions so a killed member's partitions move on quickly.
     "group.min.session.timeout.ms=1000",
+    // A broker restarted after kill -9 waits out its own old controller session: keep it short.
+    "broker.session.timeout.ms=2000",
+    "broker.heartbeat.interval.ms=500",
     "",
   ].join("\n");
 }

@@ -233,8 +233,20 @@ class KafkaGroupConsumer implements Consumer {
         eachBatch: async ({ batch, resolveOffset, heartbeat, isStale, isRunning }) => {
           if (this.#broken || !isRunning() || isStale() || batch.messages.length === 0) return;
           const messages = batch.messages.map((m) => toIncoming(batch.topic, batch.partition, m));
+          const keepAlive = async () => {
+            try {
+              await heartbeat();
+            } catch (error) {
+              // A rebalance or a lost connection. Not fatal here: kafkajs meets it again on its
+              // next fetch and rejoins (or fails for good after its retries), and nothing of
+              // this batch is committed unless durable, so finishing the batch is safe.
+              this.logger.debug("heartbeat failed; kafkajs will rejoin", {
+                error: (error as Error).message,
+              });
+            }
+          };
           try {
-            await handlers.onMessages(messages, heartbeat);
+            await handlers.onMessages(messages, keepAlive);
           } catch (error) {
             // Not back to kafkajs: its retry would re-deliver rows the buffer now skips.
             this.#fail(error as Error);

@@ -167,6 +167,9 @@ export const configSchema = z.strictObject({
     part_size_bytes: z.number().int().min(5 * MIB).max(5 * 1024 * MIB).default(8 * MIB),
     /** Attempts per S3 request (the SDK's standard retry mode, with backoff). */
     max_attempts: z.number().int().min(1).max(20).default(5),
+    /** A request that cannot connect, or goes this long without a byte, fails (and is retried). */
+    connect_timeout_ms: positiveInt(120_000).default(5_000),
+    request_timeout_ms: positiveInt(600_000).default(60_000),
   }).refine((store) => store.type !== "s3" || store.bucket !== undefined, {
     message: 'required when store.type = "s3"',
     path: ["bucket"],

@@ -155,7 +155,10 @@ export async function consume(ctx: ModeContext): Promise<ConsumeSummary> {
         lock.run(() => {
           assigned = tps;
           lastActivity = Date.now();
-          writer.keepOnly(tps);
+          // kafkajs restarts every assigned partition from its committed offset after a
+          // join, so every buffer is re-read anyway: start clean rather than splice a buffer
+          // of an earlier ownership onto what another member committed meanwhile.
+          writer.reset();
           const mine = new Set(tps.map((tp) => tp.partition));
           for (const partition of [...committed.keys()]) {
             if (!mine.has(partition)) committed.delete(partition);

@@ -105,12 +105,9 @@ export class LakeWriter {
     return state;
   }
 
-  /** Forget partitions this member lost: their new owner re-reads from the committed offset. */
-  keepOnly(assigned: readonly TopicPartition[]): void {
-    const keep = new Set(assigned.map(partitionId));
-    for (const id of [...this.#partitions.keys()]) {
-      if (!keep.has(id)) this.#partitions.delete(id);
-    }
+  /** Drop every buffer uncommitted: after a rebalance all of it is read again. */
+  reset(): void {
+    this.#partitions.clear();
   }
 
   partitions(): TopicPartition[] {

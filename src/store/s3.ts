@@ -64,6 +64,14 @@ export class S3Store implements Store {
       forcePathStyle: config.force_path_style,
       // Standard retry mode: 5xx, SlowDown, throttling and resets back off and retry.
       maxAttempts: config.max_attempts,
+      // Without timeouts a peer that accepts and never answers hangs consume for good; with
+      // them a stalled request fails, is retried, and in the end exits 3 for systemd.
+      requestHandler: {
+        connectionTimeout: config.connect_timeout_ms,
+        requestTimeout: config.request_timeout_ms,
+        // Without this the handler only warns on a timeout and keeps waiting.
+        throwOnRequestTimeout: true,
+      },
     });
   }
 

@@ -97,3 +97,34 @@ Deno.test("s3 store: a large file goes up as a multipart upload, create-only on 
   const uploads = await (await fetch(`${endpoint()}/${bucket}?uploads`)).text();
   assert.doesNotMatch(uploads, /<Upload>/);
 });
+
+Deno.test("s3 store: a peer that accepts and never answers fails after the request timeout instead of hanging", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) held.push(conn); // never read, never answered
+  })();
+  try {
+    const store = new S3Store(
+      configSchema.parse({
+        store: {
+          type: "s3",
+          bucket: "stalled",
+          region: "us-east-1",
+          endpoint: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+          force_path_style: true,
+          max_attempts: 2,
+          request_timeout_ms: 300,
+        },
+      }).store,
+    );
+    const started = Date.now();
+    await assert.rejects(() => store.createOnce("t/a", new Uint8Array([1])), /Cannot write/);
+    assert.ok(Date.now() - started < 10_000, `gave up after ${Date.now() - started} ms`);
+    assert.ok(held.length >= 2, "the attempt was retried");
+  } finally {
+    listener.close();
+    for (const conn of held) conn.close();
+    await accepting.catch(() => {});
+  }
+});
