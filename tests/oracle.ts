@@ -5,7 +5,11 @@
  * kcat is the independent reader of the topic.
  */
 import assert from "node:assert/strict";
+import { createBus } from "../src/bus/mod.ts";
+import type { LoadedConfig } from "../src/config/mod.ts";
+import { configSchema } from "../src/config/schema.ts";
 import { createEncoder, type Row } from "../src/encode/mod.ts";
+import { silentLogger } from "../src/log.ts";
 import { TICKER_COLUMNS } from "../src/record/mod.ts";
 import type { Store } from "../src/store/mod.ts";
 import { FileStore } from "../src/store/file.ts";
@@ -99,4 +103,49 @@ export async function assertExactlyOnce(
     }
   }
   return { rows, files: files.length, partitions: ranges.size };
+}
+
+/**
+ * Commit safety (reliability-and-bench.md §2, property 3): every offset below a partition's
+ * committed offset is durable in the lake. Read the commits first, then the lake (which only
+ * grows), so a commit made after its write always finds that write.
+ */
+export async function assertCommitsDurable(
+  options: { brokers: string; topic: string; group: string; store: Store | string },
+): Promise<Map<number, number>> {
+  const store = typeof options.store === "string" ? new FileStore(options.store) : options.store;
+  const bus = createBus(
+    {
+      ...configSchema.parse({ bus: { brokers: options.brokers.split(",") } }),
+      file: "oracle",
+      secrets: {},
+    } satisfies LoadedConfig,
+    silentLogger,
+  );
+  try {
+    const committed = await bus.committedOffsets(options.group, options.topic);
+    const durable = new Map<number, Set<number>>();
+    for (const file of await readTable(store, "ticker")) {
+      for (const row of file.rows) {
+        const partition = row._kafka_partition as number;
+        if (!durable.has(partition)) durable.set(partition, new Set());
+        durable.get(partition)!.add(row._kafka_offset as number);
+      }
+    }
+    const inTopic = await kcatDump(options.brokers, options.topic);
+    for (const [partition, next] of committed) {
+      const have = durable.get(partition) ?? new Set<number>();
+      const missing = inTopic.filter((m) =>
+        m.partition === partition && m.offset < next && !have.has(m.offset)
+      );
+      assert.deepEqual(
+        missing.slice(0, 10).map((m) => m.offset),
+        [],
+        `partition ${partition}: committed ${next}, but ${missing.length} offsets below it are not in the lake`,
+      );
+    }
+    return committed;
+  } finally {
+    await bus.close();
+  }
 }

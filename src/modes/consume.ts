@@ -7,7 +7,7 @@ import type { BatchLimits, FlushReason } from "../batch/mod.ts";
 import { createBus, type TopicPartition } from "../bus/mod.ts";
 import type { LoadedConfig } from "../config/mod.ts";
 import { createEncoder } from "../encode/mod.ts";
-import { createStore } from "../store/mod.ts";
+import { createStore, type Store } from "../store/mod.ts";
 import { type ModeContext, Mutex } from "./context.ts";
 import { LakeWriter } from "./lake_writer.ts";
 
@@ -26,11 +26,14 @@ export interface ConsumeSummary {
 const TICK_MS = 250;
 const PROGRESS_MS = 10_000;
 
-export async function consume(ctx: ModeContext): Promise<ConsumeSummary> {
+/** `store` is the configured one; tests pass a fault-injecting wrapper around it. */
+export async function consume(
+  ctx: ModeContext,
+  store: Store = createStore(ctx.config),
+): Promise<ConsumeSummary> {
   const { config, logger, flags } = ctx;
   const topic = config.bus.topic;
   const groupId = config.bus.group_id;
-  const store = createStore(config);
   const writer = new LakeWriter(
     store,
     createEncoder(config.encode.format, { rowGroupSize: config.encode.row_group_size }),
