@@ -13,6 +13,7 @@
  */
 import { Buffer } from "node:buffer";
 import { request as httpRequest } from "node:http";
+import { seededRandom } from "../src/source/simulated.ts";
 
 export const FAULT_KINDS = ["status500", "slowdown503", "reset", "latency"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -39,18 +40,6 @@ export interface FaultProxy {
   /** Change the plan at run time ({} turns faults off). */
   setRates(rates: Partial<Record<FaultKind, number>>): void;
   close(): Promise<void>;
-}
-
-/** mulberry32: tiny, seedable, good enough to spread faults; the seed makes a run repeatable. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // Per-connection headers must not be copied from one hop to the next (RFC 9110 §7.6.1).
@@ -86,7 +75,7 @@ export function startFaultProxy(options: FaultProxyOptions): FaultProxy {
   const methods = new Set(options.methods ?? ["PUT", "POST"]);
   const latencyMs = options.latencyMs ?? 500;
   const forced = [...(options.first ?? [])];
-  const random = prng(options.seed);
+  const random = seededRandom(options.seed);
   let rates: Partial<Record<FaultKind, number>> = { ...options.rates };
   const injected = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<FaultKind, number>;
   const requests = { total: 0, eligible: 0 };

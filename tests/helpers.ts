@@ -1,6 +1,8 @@
 /** Shared helpers for the end-to-end tests: the real broker, the CLI as a subprocess, kcat. */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { configSchema } from "../src/config/schema.ts";
+import { S3Store } from "../src/store/s3.ts";
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const MAIN = join(REPO_ROOT, "main.ts");
@@ -155,4 +157,48 @@ retries = 3
 [store]
 path = "{lake}"
 ${extra}`;
+}
+
+/** What a child needs to reach moto: fixed fake keys, never a developer's real ones. */
+export const AWS_TEST_ENV = {
+  AWS_ACCESS_KEY_ID: "testing",
+  AWS_SECRET_ACCESS_KEY: "testing",
+  AWS_REGION: "us-east-1",
+  AWS_EC2_METADATA_DISABLED: "true",
+};
+
+/** The moto_server `deno task test` started. */
+export function testS3Endpoint(): string {
+  const url = Deno.env.get("CRYPTOPIPE_TEST_S3_ENDPOINT");
+  if (!url) {
+    throw new Error(
+      "CRYPTOPIPE_TEST_S3_ENDPOINT is not set: run the tests with `deno task test`, which starts moto_server",
+    );
+  }
+  return url;
+}
+
+/** A fresh bucket on moto (a plain unsigned PUT: moto does not check signatures). */
+export async function freshBucket(): Promise<string> {
+  const bucket = `lake-${crypto.randomUUID().slice(0, 12)}`;
+  const response = await fetch(`${testS3Endpoint()}/${bucket}`, { method: "PUT" });
+  await response.body?.cancel();
+  if (!response.ok) throw new Error(`create bucket ${bucket}: HTTP ${response.status}`);
+  return bucket;
+}
+
+/** An S3 store straight on moto (no proxy), for reading the lake back in tests. */
+export function testS3Store(bucket: string, prefix = ""): S3Store {
+  return new S3Store(
+    configSchema.parse({
+      store: {
+        type: "s3",
+        bucket,
+        prefix,
+        region: "us-east-1",
+        endpoint: testS3Endpoint(),
+        force_path_style: true,
+      },
+    }).store,
+  );
 }

@@ -4,25 +4,23 @@
  * through the S3 API, not through consume's own state.
  */
 import assert from "node:assert/strict";
-import { configSchema } from "../src/config/schema.ts";
 import { createEncoder } from "../src/encode/mod.ts";
-import { S3Store } from "../src/store/s3.ts";
-import { baseToml, cli, kcatDump, testBrokers, uniqueName, workspace } from "./helpers.ts";
-
-const AWS_TEST_ENV = {
-  AWS_ACCESS_KEY_ID: "testing",
-  AWS_SECRET_ACCESS_KEY: "testing",
-  AWS_REGION: "us-east-1",
-  AWS_EC2_METADATA_DISABLED: "true",
-};
+import {
+  AWS_TEST_ENV,
+  baseToml,
+  cli,
+  freshBucket,
+  kcatDump,
+  testBrokers,
+  testS3Endpoint,
+  testS3Store,
+  uniqueName,
+  workspace,
+} from "./helpers.ts";
 
 Deno.test("e2e (s3 via moto): K produced records are exactly the K rows in the bucket", async () => {
-  const endpoint = Deno.env.get("CRYPTOPIPE_TEST_S3_ENDPOINT");
-  assert.ok(endpoint, "CRYPTOPIPE_TEST_S3_ENDPOINT is set by `deno task test`");
-  const bucket = `lake-${crypto.randomUUID().slice(0, 12)}`;
-  const created = await fetch(`${endpoint}/${bucket}`, { method: "PUT" });
-  await created.body?.cancel();
-  assert.ok(created.ok);
+  const endpoint = testS3Endpoint();
+  const bucket = await freshBucket();
 
   const K = 2500;
   const topic = uniqueName("s3");
@@ -59,18 +57,7 @@ until_idle_secs = 1.5
   );
   assert.equal(consumed.code, 0, consumed.stderr);
 
-  const store = new S3Store(
-    configSchema.parse({
-      store: {
-        type: "s3",
-        bucket,
-        prefix: "lake",
-        region: "us-east-1",
-        endpoint,
-        force_path_style: true,
-      },
-    }).store,
-  );
+  const store = testS3Store(bucket, "lake");
   const parquet = createEncoder("parquet");
   const seen = new Set<string>();
   let rows = 0;

@@ -14,31 +14,23 @@ import { silentLogger } from "../src/log.ts";
 import { S3Store } from "../src/store/s3.ts";
 import { FAULT_KINDS, startFaultProxy } from "./fault_proxy.ts";
 import {
+  AWS_TEST_ENV,
   baseToml,
   cli,
   cliCommand,
+  freshBucket,
   kcatDump,
   testBrokers,
+  testS3Endpoint,
+  testS3Store,
   uniqueName,
   workspace,
 } from "./helpers.ts";
 import { assertExactlyOnce } from "./oracle.ts";
 
-const AWS_TEST_ENV = {
-  AWS_ACCESS_KEY_ID: "testing",
-  AWS_SECRET_ACCESS_KEY: "testing",
-  AWS_REGION: "us-east-1",
-  AWS_EC2_METADATA_DISABLED: "true",
-};
 const N = 20_000;
 const FAULTY_ROUNDS = 6;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function motoEndpoint(): string {
-  const url = Deno.env.get("CRYPTOPIPE_TEST_S3_ENDPOINT");
-  assert.ok(url, "CRYPTOPIPE_TEST_S3_ENDPOINT is set by `deno task test`");
-  return url;
-}
 
 /** Durable lake offsets by partition, read through moto; objects are write-once, so cached. */
 class LakeView {
@@ -75,11 +67,8 @@ Deno.test(
     assert.ok(Number.isSafeInteger(seed), "CRYPTOPIPE_FAULT_SEED must be an integer");
     console.log(`fault seed ${seed} (CRYPTOPIPE_FAULT_SEED=${seed} repeats the plan)`);
 
-    const moto = motoEndpoint();
-    const bucket = `lake-${crypto.randomUUID().slice(0, 12)}`;
-    const created = await fetch(`${moto}/${bucket}`, { method: "PUT" });
-    await created.body?.cancel();
-    assert.ok(created.ok, `create bucket: HTTP ${created.status}`);
+    const moto = testS3Endpoint();
+    const bucket = await freshBucket();
 
     // 25 % of writes (and reads: the 412 path reads the existing file back) are faulted. The
     // first upload is scripted: it lands but its response breaks (reset), then 500 and 503
@@ -146,18 +135,7 @@ max_attempts = 3
       }
       assert.equal([...inTopic.values()].flat().length, N);
 
-      const direct = new S3Store(
-        configSchema.parse({
-          store: {
-            type: "s3",
-            bucket,
-            prefix: "lake",
-            region: "us-east-1",
-            endpoint: moto,
-            force_path_style: true,
-          },
-        }).store,
-      );
+      const direct = testS3Store(bucket, "lake");
       const lake = new LakeView(direct);
 
       // Commit safety: committed offsets first, then the lake (which only grows), so a commit
