@@ -34,15 +34,14 @@ import {
   fillTopic,
   topicCounts,
 } from "./bench_data.ts";
+import { startMoto } from "./local_moto.ts";
 import {
   type Broker,
-  freePort,
   KAFKA_VERSION,
   preflight,
   REPO_ROOT,
   SetupError,
   startBroker,
-  stopPid,
 } from "./local_kafka.ts";
 
 const MAIN = join(REPO_ROOT, "main.ts");
@@ -245,39 +244,6 @@ function logLine(line: string): Record<string, unknown> | undefined {
 // ---------------------------------------------------------------------------------------------
 // Test services: broker (scripts/local_kafka.ts) and moto_server (as scripts/run_tests.ts).
 // ---------------------------------------------------------------------------------------------
-
-async function startMoto(): Promise<{ endpoint: string; stop: () => Promise<void> }> {
-  const port = freePort();
-  const child = new Deno.Command("moto_server", {
-    args: ["-H", "127.0.0.1", "-p", String(port)],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const endpoint = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      const response = await fetch(`${endpoint}/moto-api/`);
-      await response.body?.cancel();
-      break;
-    } catch {
-      if (Date.now() > deadline) {
-        await stopPid(child.pid);
-        throw new SetupError(`moto_server did not answer at ${endpoint} within 30s`);
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  log(`moto_server ready at ${endpoint} (pid ${child.pid})`);
-  return {
-    endpoint,
-    stop: async () => {
-      await stopPid(child.pid);
-      await child.status;
-    },
-  };
-}
 
 const S3_ENV = {
   AWS_ACCESS_KEY_ID: "testing",
@@ -1128,7 +1094,7 @@ async function main(): Promise<number> {
     stops.push(() => broker.stop());
     let s3Endpoint: string | undefined;
     if (variants.includes("s3")) {
-      const moto = await startMoto();
+      const moto = await startMoto(log);
       stops.push(moto.stop);
       s3Endpoint = moto.endpoint;
     }

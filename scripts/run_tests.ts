@@ -5,40 +5,8 @@
  * A missing Java, Maven, kcat or moto_server fails the run with a clear message; nothing is
  * skipped. Extra arguments go to `deno test` (e.g. `deno task test --filter crash`).
  */
-import { freePort, preflight, SetupError, startBroker, stopPid } from "./local_kafka.ts";
-
-/** moto_server on a free loopback port, ready when it answers HTTP. */
-async function startMoto(): Promise<{ endpoint: string; stop: () => Promise<void> }> {
-  const port = freePort();
-  const child = new Deno.Command("moto_server", {
-    args: ["-H", "127.0.0.1", "-p", String(port)],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const endpoint = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      const response = await fetch(`${endpoint}/moto-api/`);
-      await response.body?.cancel();
-      break;
-    } catch {
-      if (Date.now() > deadline) {
-        throw new SetupError(`moto_server did not answer at ${endpoint} within 30s`);
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  console.error(`moto_server ready at ${endpoint} (pid ${child.pid})`);
-  return {
-    endpoint,
-    stop: async () => {
-      await stopPid(child.pid);
-      await child.status;
-    },
-  };
-}
+import { preflight, SetupError, startBroker } from "./local_kafka.ts";
+import { startMoto } from "./local_moto.ts";
 
 async function main(): Promise<number> {
   let brokers = Deno.env.get("CRYPTOPIPE_TEST_BROKERS");

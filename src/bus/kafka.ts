@@ -143,6 +143,8 @@ function kafkaConfig(config: LoadedConfig, logger: Logger): KafkaConfig {
   };
 }
 
+const UTF8 = new TextDecoder();
+
 function toIncoming(topic: string, partition: number, m: {
   offset: string;
   timestamp: string;
@@ -159,7 +161,7 @@ function toIncoming(topic: string, partition: number, m: {
     partition,
     offset: Number(m.offset),
     timestamp: Number(m.timestamp),
-    key: m.key ? new TextDecoder().decode(m.key) : null,
+    key: m.key ? UTF8.decode(m.key) : null,
     value: m.value,
     headers,
   };
@@ -358,7 +360,9 @@ class KafkaBus implements Bus {
       sessionTimeout: session,
       heartbeatInterval: Math.max(500, Math.floor(session / 10)),
       allowAutoTopicCreation: false,
-      maxBytes: 50 * 1024 * 1024,
+      // One fetch is held while its batch is handled: keep it small next to the batch buffers.
+      maxBytes: 10 * 1024 * 1024,
+      maxBytesPerPartition: 2 * 1024 * 1024,
       // A crash is final: the mode exits 3 and systemd decides about restarts.
       retry: {
         retries: this.config.bus.retry.retries,

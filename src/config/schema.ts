@@ -124,9 +124,7 @@ export const configSchema = z.strictObject({
     /** Wall clock: a partition that received nothing for this long is flushed. */
     max_idle_secs: seconds(3600).default(15),
     /** Input bytes buffered over all partitions; above it the fullest partition is flushed. */
-    max_buffered_bytes: z.number().int().min(1024 * 1024).max(64 * 1024 * MIB).default(
-      128 * MIB,
-    ),
+    max_buffered_bytes: z.number().int().min(MIB).max(64 * 1024 * MIB).default(32 * MIB),
     /** With --until-idle: stop after no new records arrived for this long. */
     until_idle_secs: seconds(600).default(3),
   }).prefault({}),

@@ -97,6 +97,8 @@ export async function consume(
       unknown_schema: unknownSchema,
       files,
       buffered_bytes: writer.bufferedBytes,
+      rss_mb: Math.round(Deno.memoryUsage().rss / 1048576),
+      heap_mb: Math.round(Deno.memoryUsage().heapUsed / 1048576),
       flushes: JSON.stringify(flushesByReason),
     });
     lastProgress = now;

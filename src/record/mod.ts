@@ -18,6 +18,8 @@ export function encodeRecord(record: TickerRecord): string {
   return JSON.stringify(record);
 }
 
+const UTF8 = new TextDecoder();
+
 /** Why a message did not become a lake row; the error table's `error_code`. */
 export type RejectCode = "empty" | "not_json" | "unknown_schema_version" | "invalid_record";
 
@@ -40,7 +42,7 @@ export function decodeRecord(
   if (payload === null) {
     return { ok: false, code: "empty", problems: ["empty payload (tombstone)"] };
   }
-  const text = typeof payload === "string" ? payload : new TextDecoder().decode(payload);
+  const text = typeof payload === "string" ? payload : UTF8.decode(payload);
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -21,45 +21,66 @@ const NON_NEGATIVE = new Set(["volume_24h_base", "volume_24h_quote", "market_cap
 const TIMES = new Set(["event_time", "ingest_time"]);
 const KNOWN = new Set<string>(TICKER_COLUMNS.map((c) => c.name));
 
-function checkColumn(column: Column, value: unknown, problems: string[]): void {
-  if (value === null || value === undefined) {
-    if (!column.nullable) problems.push(`${column.name}: required`);
-    return;
-  }
-  switch (column.type) {
-    case "string": {
-      if (typeof value !== "string") return void problems.push(`${column.name}: expected a string`);
-      const limit = column.name === "raw" ? MAX_RAW : MAX_STRING;
-      if (value.length === 0 || value.length > limit) {
-        return void problems.push(`${column.name}: length must be 1..${limit}`);
-      }
-      if (column.values && !column.values.includes(value)) {
-        problems.push(
-          `${column.name}: ${JSON.stringify(value)} is not one of ${column.values.join(", ")}`,
-        );
-      }
+type Check = (value: unknown, problems: string[]) => void;
+
+/**
+ * One check per column, with its rules looked up once here rather than per record: this runs
+ * for every field of every record consumed.
+ */
+function compileCheck(column: Column): Check {
+  const { name, nullable } = column;
+  const present = (check: Check): Check => (value, problems) => {
+    if (value === null || value === undefined) {
+      if (!nullable) problems.push(`${name}: required`);
       return;
     }
+    check(value, problems);
+  };
+  switch (column.type) {
+    case "string": {
+      const limit = name === "raw" ? MAX_RAW : MAX_STRING;
+      const values = "values" in column ? new Set<string>(column.values) : undefined;
+      return present((value, problems) => {
+        if (typeof value !== "string") return void problems.push(`${name}: expected a string`);
+        if (value.length === 0 || value.length > limit) {
+          return void problems.push(`${name}: length must be 1..${limit}`);
+        }
+        if (values && !values.has(value)) {
+          problems.push(
+            `${name}: ${JSON.stringify(value)} is not one of ${[...values].join(", ")}`,
+          );
+        }
+      });
+    }
     case "float64": {
-      if (typeof value !== "number" || !Number.isFinite(value)) {
-        return void problems.push(`${column.name}: expected a finite number`);
-      }
-      if (POSITIVE.has(column.name) && !(value > 0)) problems.push(`${column.name}: must be > 0`);
-      if (NON_NEGATIVE.has(column.name) && value < 0) problems.push(`${column.name}: must be >= 0`);
-      return;
+      const positive = POSITIVE.has(name);
+      const nonNegative = NON_NEGATIVE.has(name);
+      return present((value, problems) => {
+        if (typeof value !== "number" || !Number.isFinite(value)) {
+          return void problems.push(`${name}: expected a finite number`);
+        }
+        if (positive && !(value > 0)) problems.push(`${name}: must be > 0`);
+        if (nonNegative && value < 0) problems.push(`${name}: must be >= 0`);
+      });
     }
     case "int64":
     case "int32": {
-      if (typeof value !== "number" || !Number.isSafeInteger(value)) {
-        return void problems.push(`${column.name}: expected an integer`);
-      }
-      if (TIMES.has(column.name) && (value < EARLIEST_TIME_MS || value >= LATEST_TIME_MS)) {
-        problems.push(`${column.name}: ${value} is not epoch milliseconds between 2009 and 2100`);
-      }
-      return;
+      const time = TIMES.has(name);
+      return present((value, problems) => {
+        if (typeof value !== "number" || !Number.isSafeInteger(value)) {
+          return void problems.push(`${name}: expected an integer`);
+        }
+        if (time && (value < EARLIEST_TIME_MS || value >= LATEST_TIME_MS)) {
+          problems.push(`${name}: ${value} is not epoch milliseconds between 2009 and 2100`);
+        }
+      });
     }
   }
 }
+
+const CHECKS: ReadonlyArray<readonly [string, Check]> = TICKER_COLUMNS.map((
+  column,
+) => [column.name, compileCheck(column)]);
 
 /** Validate one decoded JSON value against ticker v1. Never throws. */
 export function validateTicker(value: unknown): Validation {
@@ -68,10 +89,10 @@ export function validateTicker(value: unknown): Validation {
   }
   const input = value as Record<string, unknown>;
   const problems: string[] = [];
-  for (const key of Object.keys(input)) {
+  for (const key in input) {
     if (!KNOWN.has(key)) problems.push(`${key}: not a field of ticker v1`);
   }
-  for (const column of TICKER_COLUMNS) checkColumn(column, input[column.name], problems);
+  for (const [name, check] of CHECKS) check(input[name], problems);
   if (problems.length === 0) {
     const { symbol, base, quote, price_usd, usd_basis } = input;
     if (!ASSET_PATTERN.test(base as string)) problems.push("base: must be upper-case A-Z0-9");
@@ -89,6 +110,6 @@ export function validateTicker(value: unknown): Validation {
   if (problems.length > 0) return { ok: false, problems };
   // Normalize absent optional fields to null so every record has every column.
   const record: Record<string, unknown> = {};
-  for (const column of TICKER_COLUMNS) record[column.name] = input[column.name] ?? null;
+  for (const [name] of CHECKS) record[name] = input[name] ?? null;
   return { ok: true, record: record as TickerRecord };
 }

@@ -10,9 +10,20 @@ export interface TimePartition {
   readonly hour: string;
 }
 
+const HOUR_MS = 3_600_000;
+/** Hot path (once per record): the partition of an hour is computed once, then looked up. */
+const partitionOfHour = new Map<number, TimePartition>();
+
 export function timePartition(epochMs: number): TimePartition {
-  const iso = new Date(epochMs).toISOString();
-  return { dt: iso.slice(0, 10), hour: iso.slice(11, 13) };
+  const hour = Math.floor(epochMs / HOUR_MS);
+  let part = partitionOfHour.get(hour);
+  if (!part) {
+    const iso = new Date(hour * HOUR_MS).toISOString();
+    part = { dt: iso.slice(0, 10), hour: iso.slice(11, 13) };
+    if (partitionOfHour.size >= 4096) partitionOfHour.clear();
+    partitionOfHour.set(hour, part);
+  }
+  return part;
 }
 
 export function partitionPrefix(table: string, part: TimePartition): string {
