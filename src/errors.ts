@@ -73,3 +73,35 @@ export function messageOf(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
+
+/** AWS error names that mean "your credentials or permissions", whatever the service. */
+const AWS_AUTH_ERRORS = new Set([
+  "AccessDenied",
+  "AccessDeniedException",
+  "AllAccessDisabled",
+  "InvalidAccessKeyId",
+  "SignatureDoesNotMatch",
+  "UnrecognizedClientException",
+  "ExpiredToken",
+  "ExpiredTokenException",
+  "InvalidToken",
+  "TokenRefreshRequired",
+  "CredentialsProviderError",
+]);
+
+/** An AWS SDK error as one line: auth problems exit 4, everything else 3. */
+export function awsFailure(action: string, error: unknown): CryptopipeError {
+  const name = (error as { name?: string })?.name ?? "";
+  const message = (error as Error)?.message ?? String(error);
+  const status = (error as { $metadata?: { httpStatusCode?: number } })?.$metadata
+    ?.httpStatusCode;
+  if (AWS_AUTH_ERRORS.has(name)) {
+    return new AuthFailure(`Cannot ${action}: ${name}: ${message}`, { cause: error });
+  }
+  return new RuntimeFailure(
+    `Cannot ${action}: ${name && name !== "Error" ? `${name}: ` : ""}${message}${
+      status ? ` (HTTP ${status})` : ""
+    }`,
+    { cause: error },
+  );
+}

@@ -88,7 +88,6 @@ Deno.test("crash: kill -9 of the consumer at random points, many times, on a liv
   );
   const random = seededRandom(seed);
   const topic = uniqueName("crash");
-  const N = 40_000;
   const { config, lake } = await workspace(
     baseToml(
       topic,
@@ -97,7 +96,7 @@ Deno.test("crash: kill -9 of the consumer at random points, many times, on a liv
 [sources.sim]
 type = "simulated"
 symbols = ["BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD", "DOGE-USD", "ADA-USD"]
-rate_per_second = 2000
+rate_per_second = 1000
 seed = ${seed}
 
 [encode]
@@ -114,8 +113,9 @@ max_rows = 1000000
 `,
     ).replace("session_timeout_ms = 6000", "session_timeout_ms = 1500"),
   );
-  // A live stream for the whole test: the consumer always has something in flight.
-  const producer = cliCommand(["--mode", "produce", "--config", config, "--max-records", String(N)])
+  // A live stream for as long as the kills take (however slow the machine): the consumer
+  // always has something in flight. Stopped with SIGTERM afterwards.
+  const producer = cliCommand(["--mode", "produce", "--config", config, "--duration", "30m"])
     .spawn();
   const survived: Record<KillPoint, number> = { buffering: 0, writing: 0, "before-commit": 0 };
   let quiet = 0;
@@ -157,6 +157,7 @@ max_rows = 1000000
       );
     }
   } finally {
+    producer.kill("SIGTERM");
     const produced = await producer.output();
     assert.equal(produced.code, 0, new TextDecoder().decode(produced.stderr));
   }
@@ -166,7 +167,8 @@ max_rows = 1000000
   const finished = await cli(["--mode", "consume", "--config", config, "--until-idle"]);
   assert.equal(finished.code, 0, finished.stderr);
   const check = await assertExactlyOnce({ brokers: testBrokers(), topic, store: lake });
-  assert.equal(check.rows, N);
+  const N = check.rows; // the oracle proved these are exactly the topic's records
+  assert.ok(N > 0);
   console.log(
     `crash test: survived ${kills} kill -9 (${survived.buffering} while buffering, ` +
       `${survived.writing} while writing a file, ${survived["before-commit"]} after a durable ` +

@@ -4,6 +4,7 @@
  */
 import type { LoadedConfig } from "../config/mod.ts";
 import { type Column, ERROR_COLUMNS, LAKE_COLUMNS, TICKER_SCHEMA_ID } from "../record/mod.ts";
+import { GlueCatalog } from "./glue.ts";
 import { LocalCatalog } from "./local.ts";
 import { UsageError } from "../errors.ts";
 
@@ -63,6 +64,13 @@ export function lakeTables(
 
 export function createCatalog(config: Pick<LoadedConfig, "catalog" | "store">): Catalog {
   switch (config.catalog.type) {
+    case "glue":
+      if (config.store.type !== "s3") {
+        throw new UsageError(
+          `catalog.type = "glue" registers an S3 lake, but store.type = "${config.store.type}"; a local-folder lake is catalogued with catalog.type = "local"`,
+        );
+      }
+      return new GlueCatalog(config.catalog, config.store);
     case "local":
       if (config.store.type !== "local") {
         throw new UsageError(

@@ -10,6 +10,17 @@ const nonNegativeInt = (max: number) => z.number().int().min(0).max(max);
 /** Durations in seconds; fractions allowed (tests use sub-second flushes). */
 const seconds = (max: number) => z.number().min(0.05).max(max);
 const MIB = 1024 * 1024;
+const awsRegion = z.string().regex(
+  /^[a-z]{2}(-[a-z]+)+-\d$/,
+  "must be an AWS region such as eu-west-1",
+);
+/** https only, except http on loopback (emulators in tests). */
+const awsEndpoint = z.url().refine(
+  (url) =>
+    url.startsWith("https://") ||
+    /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(url),
+  "must be https:// (http:// only for 127.0.0.1, localhost or [::1])",
+);
 /** Kafka topic names: legal characters only, so they are also safe as file-name parts. */
 const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, "must be 1-200 of A-Z a-z 0-9 . _ -");
 /** Table and database names become folder names and SQL identifiers. */
@@ -149,15 +160,9 @@ export const configSchema = z.strictObject({
     )
       .default(""),
     /** Default: the AWS default chain (AWS_REGION, profile, instance metadata). */
-    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region such as eu-west-1")
-      .optional(),
+    region: awsRegion.optional(),
     /** For S3-compatible stores and tests; https only, except http on loopback. */
-    endpoint: z.url().refine(
-      (url) =>
-        url.startsWith("https://") ||
-        /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(url),
-      "must be https:// (http:// only for 127.0.0.1, localhost or [::1])",
-    ).optional(),
+    endpoint: awsEndpoint.optional(),
     /** Path-style URLs (bucket in the path): needed by most S3 emulators, off for AWS. */
     force_path_style: z.boolean().default(false),
     /** Files at least this big go up as multipart uploads (S3's part minimum is 5 MiB). */
@@ -174,8 +179,17 @@ export const configSchema = z.strictObject({
   }).prefault({}),
 
   catalog: z.strictObject({
-    type: z.enum(["local"]).default("local"),
+    /** local: manifests beside a local lake, for DuckDB. glue: the AWS Glue Data Catalog. */
+    type: z.enum(["local", "glue"]).default("local"),
     database: identifier.default("cryptopipe"),
+    /** type = "glue": default from the AWS default chain. */
+    region: awsRegion.optional(),
+    /** type = "glue": for Glue-compatible emulators in tests. */
+    endpoint: awsEndpoint.optional(),
+    /** type = "glue": the first day partition projection offers (dt); queries before it see nothing. */
+    projection_start: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be YYYY-MM-DD").default(
+      "2025-01-01",
+    ),
   }).prefault({}),
 
   query: z.strictObject({

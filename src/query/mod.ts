@@ -3,6 +3,7 @@
  * name (and unqualified), the same names Athena uses.
  */
 import type { TableDefinition } from "../catalog/mod.ts";
+import { UsageError } from "../errors.ts";
 import type { LoadedConfig } from "../config/mod.ts";
 import { DuckDbEngine } from "./duckdb.ts";
 
@@ -28,6 +29,11 @@ export function createQueryEngine(
 ): Promise<QueryEngine> {
   switch (config.query.engine) {
     case "duckdb":
+      if (config.store.type !== "local") {
+        throw new UsageError(
+          `query.engine = "duckdb" reads a local-folder lake, but store.type = "${config.store.type}"; querying an S3 lake needs Athena, which is not built yet`,
+        );
+      }
       return DuckDbEngine.open(config.store.path, tables, config.query.max_rows);
   }
 }

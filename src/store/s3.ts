@@ -12,37 +12,14 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import type { LoadedConfig } from "../config/mod.ts";
-import { AuthFailure, type CryptopipeError, RuntimeFailure } from "../errors.ts";
+import { awsFailure, RuntimeFailure } from "../errors.ts";
 import { isPlainKey } from "./layout.ts";
 import type { CreateResult, FileMetadata, Store } from "./mod.ts";
 
-const AUTH_CODES = new Set([
-  "AccessDenied",
-  "AllAccessDisabled",
-  "InvalidAccessKeyId",
-  "SignatureDoesNotMatch",
-  "ExpiredToken",
-  "InvalidToken",
-  "TokenRefreshRequired",
-  "CredentialsProviderError",
-]);
-
 type S3StoreConfig = LoadedConfig["store"];
 
-export function s3Failure(action: string, error: unknown): CryptopipeError {
-  const name = (error as { name?: string })?.name ?? "";
-  const message = (error as Error)?.message ?? String(error);
-  const status = error instanceof S3ServiceException
-    ? ` (HTTP ${error.$metadata.httpStatusCode ?? "?"})`
-    : "";
-  if (AUTH_CODES.has(name)) {
-    return new AuthFailure(`Cannot ${action}: ${name}: ${message}`, { cause: error });
-  }
-  return new RuntimeFailure(
-    `Cannot ${action}: ${name && name !== "Error" ? `${name}: ` : ""}${message}${status}`,
-    { cause: error },
-  );
-}
+/** Kept as the store's name for the mapping; the rules are shared by every AWS client. */
+export const s3Failure = awsFailure;
 
 export class S3Store implements Store {
   readonly describe: string;
