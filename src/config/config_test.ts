@@ -61,6 +61,10 @@ Deno.test("config: unknown keys are rejected with a did-you-mean hint, at any de
     /sources\.a\.pth: unknown key; did you mean "path"\?/,
   );
   assert.match(configError("nonsense = 1").message, /nonsense: unknown key$/);
+  assert.match(
+    configError("[batch]\nflush_interval_ms = 100").message,
+    /batch\.flush_interval_ms: unknown key; it was renamed to "max_age_secs" \(seconds\)/,
+  );
 });
 
 Deno.test("config: wrong types and out-of-range values name the key and the value", () => {

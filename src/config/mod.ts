@@ -18,6 +18,12 @@ import {
 import { resolveSecret, type Secret, type SecretEnvironment } from "./secrets.ts";
 import { closestName } from "./suggest.ts";
 
+/** Keys of earlier builds, and what replaced them (the unit changed too). */
+const RENAMED_KEYS: Readonly<Record<string, string>> = {
+  "batch.flush_interval_ms": '"max_age_secs" (seconds)',
+  "batch.idle_ms": '"until_idle_secs" (seconds)',
+};
+
 export { type Config, configSchema, type SourceConfig } from "./schema.ts";
 export { Secret } from "./secrets.ts";
 
@@ -192,9 +198,12 @@ function issueToError(
   let problem: string;
   if (issue.code === "unrecognized_keys") {
     const key = issue.keys[0];
-    const hint = closestName(key, shapeKeys(issue.path, raw));
     path = [...path, key];
-    problem = `unknown key${hint ? `; did you mean "${hint}"?` : ""}`;
+    const renamed = RENAMED_KEYS[path.join(".")];
+    const hint = closestName(key, shapeKeys(issue.path, raw));
+    problem = renamed
+      ? `unknown key; it was renamed to ${renamed}`
+      : `unknown key${hint ? `; did you mean "${hint}"?` : ""}`;
   } else {
     const value = valueAt(raw, issue.path);
     // Never echo what may be a secret put in the wrong place (e.g. a password in password_env).

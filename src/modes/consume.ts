@@ -52,8 +52,13 @@ export async function consume(
   const committed = new Map<number, number>();
   const flushesByReason: Partial<Record<FlushReason, number>> = {};
 
-  const flushAndCommit = async (tp: TopicPartition, reason: FlushReason) => {
-    const result = await writer.flush(tp);
+  const flushAndCommit = async (
+    tp: TopicPartition,
+    reason: FlushReason,
+    heartbeat?: () => Promise<void>,
+  ) => {
+    // Heartbeat between files, so a long flush (many buckets, S3 retries) keeps the session.
+    const result = await writer.flush(tp, heartbeat);
     flushesByReason[reason] = (flushesByReason[reason] ?? 0) + 1;
     if (result.commit !== undefined && committed.get(tp.partition) !== result.commit) {
       if (await consumer.commit(tp, result.commit)) {
@@ -184,16 +189,15 @@ export async function consume(
             // Record-derived cuts first (span, open files), then the row, then cuts by size
             // (checked per row, so no file outgrows its limits), then the memory bound.
             const before = writer.cutBefore(message, row);
-            if (before) await flushAndCommit(message, before);
+            if (before) await flushAndCommit(message, before, heartbeat);
             writer.accept(message, row, now);
             const after = writer.dueFor(message, now);
-            if (after) await flushAndCommit(message, after);
+            if (after) await flushAndCommit(message, after, heartbeat);
             if (writer.bufferedBytes > maxBuffered) {
               // Reading waits while the fullest partition is written out: that is the pause.
               const fullest = writer.fullest();
-              if (fullest) await flushAndCommit(fullest, "memory");
+              if (fullest) await flushAndCommit(fullest, "memory", heartbeat);
             }
-            if (before || after) await heartbeat();
           }
         }),
     });

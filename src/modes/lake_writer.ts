@@ -74,6 +74,8 @@ const partitionId = (tp: TopicPartition) => `${tp.topic}/${tp.partition}`;
 
 export class LakeWriter {
   readonly #partitions = new Map<string, PartitionState>();
+  /** Set by a failed flush: every later flush fails too (see flush). */
+  #failure: Error | undefined;
   readonly stats: LakeStats = {
     rows: 0,
     errorRows: 0,
@@ -242,6 +244,7 @@ export class LakeWriter {
     tp: TopicPartition,
     heartbeat: () => Promise<void> = () => Promise.resolve(),
   ): Promise<FlushResult> {
+    if (this.#failure) throw this.#failure;
     const state = this.#state(tp);
     let files = 0;
     let rows = 0;
@@ -252,9 +255,11 @@ export class LakeWriter {
         rows += written.rows;
       }
     } catch (error) {
-      // The drained rows are gone from memory: forget the partition so that nothing can be
-      // committed past them. They are re-read from the last commit after the restart.
+      // The drained rows are gone from memory: nothing may be committed past them, by this
+      // flush or any later one (a batch may already be waiting with later offsets). So the
+      // writer stays failed; the mode exits and the restart re-reads from the last commit.
       this.#partitions.delete(partitionId(tp));
+      this.#failure = error as Error;
       throw error;
     }
     const next = state.buffer.nextOffset;
@@ -353,7 +358,11 @@ function fileMetadata(coverage: FileCoverage): Record<string, string> {
 function assertSameIncarnation(key: string, existing: FileCoverage, ours: Row): void {
   const ourOffset = ours._kafka_offset as number;
   const ourTimestamp = ours._kafka_timestamp as number;
-  if (existing.firstOffset === ourOffset && existing.firstTimestamp === ourTimestamp) return;
+  // Files written before the timestamp was recorded cannot be checked: trust their offsets.
+  const unknown = !Number.isFinite(existing.firstTimestamp);
+  if (existing.firstOffset === ourOffset && (unknown || existing.firstTimestamp === ourTimestamp)) {
+    return;
+  }
   throw new RuntimeFailure(
     `The lake already holds ${key}, written from different Kafka data (offset ${existing.firstOffset} ` +
       `with Kafka time ${existing.firstTimestamp}, now offset ${ourOffset} has ${ourTimestamp}). ` +

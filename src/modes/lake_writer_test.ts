@@ -205,10 +205,19 @@ Deno.test("lake writer (fault-injecting store wrapper): a failed write forgets t
   feed(w, 0, 4);
   await assert.rejects(() => w.flush(TP), /disk full/);
   // The same writer must not report offset 5 as committable without rows 0..4 in the lake.
-  const after = await w.flush(TP);
-  assert.equal(after.commit, undefined);
-  feed(w, 0, 4); // re-delivered after the restart
-  assert.deepEqual(await w.flush(TP), { files: 1, rows: 5, commit: 5 });
+  // Nor may a later batch (offsets 5..9, already waiting) be committed: the writer stays failed.
+  feed(w, 5, 9);
+  await assert.rejects(() => w.flush(TP), /disk full/);
+  // The restart: a new writer re-reads from the last commit.
+  const restarted = new LakeWriter(
+    store,
+    createEncoder("jsonl"),
+    { records: "ticker", errors: "ticker_errors" },
+    LIMITS,
+    silentLogger,
+  );
+  feed(restarted, 0, 9);
+  assert.deepEqual(await restarted.flush(TP), { files: 1, rows: 10, commit: 10 });
 });
 
 Deno.test("lake writer: a poison message with a nonsense Kafka time goes to a fixed partition", async () => {
@@ -272,4 +281,21 @@ Deno.test("lake writer: an unknown schema version is a dead letter with its own 
     [0xff, 0x00, 0x7b],
     "the exact raw bytes are kept",
   );
+});
+
+Deno.test("lake writer: files from before the first-timestamp metadata are trusted by offset, not taken for a re-created topic", async () => {
+  const { store } = await setup();
+  const jsonl = createEncoder("jsonl");
+  // An encoder that reads coverage the way an older file answers: no first timestamp.
+  const older = Object.assign(Object.create(jsonl), {
+    coverage: (bytes: Uint8Array) => ({ ...jsonl.coverage(bytes), firstTimestamp: NaN }),
+  });
+  const tables = { records: "ticker", errors: "ticker_errors" };
+  const first = new LakeWriter(store, older, tables, LIMITS, silentLogger);
+  feed(first, 0, 4);
+  await first.flush(TP);
+  const second = new LakeWriter(store, older, tables, LIMITS, silentLogger);
+  feed(second, 0, 9);
+  assert.deepEqual(await second.flush(TP), { files: 1, rows: 5, commit: 10 });
+  assert.ok([...(await lakeOffsets(store)).values()].every((n) => n === 1));
 });

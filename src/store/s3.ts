@@ -76,27 +76,34 @@ export class S3Store implements Store {
       IfNoneMatch: "*",
       Metadata: metadata ? { ...metadata } : undefined,
     };
-    try {
-      if (bytes.byteLength < this.#multipartThreshold) {
-        await this.#client.send(new PutObjectCommand(params));
-      } else {
-        // Parts of a failed upload are aborted (leavePartsOnError false); a crash mid-upload
-        // leaves parts that the bucket's AbortIncompleteMultipartUpload rule removes.
-        await new Upload({
-          client: this.#client,
-          params,
-          partSize: this.#partSize,
-          queueSize: 2,
-          leavePartsOnError: false,
-        }).done();
+    for (let conflicts = 0;; conflicts++) {
+      try {
+        if (bytes.byteLength < this.#multipartThreshold) {
+          await this.#client.send(new PutObjectCommand(params));
+        } else {
+          // Parts of a failed upload are aborted (leavePartsOnError false); a crash mid-upload
+          // leaves parts that the bucket's AbortIncompleteMultipartUpload rule removes.
+          await new Upload({
+            client: this.#client,
+            params,
+            partSize: this.#partSize,
+            queueSize: 2,
+            leavePartsOnError: false,
+          }).done();
+        }
+        return "created";
+      } catch (error) {
+        const status = (error as S3ServiceException)?.$metadata?.httpStatusCode;
+        // 412: the key exists.
+        if (status === 412) return "exists";
+        // 409 ConditionalRequestConflict: a concurrent write of the same key is in flight and
+        // may still fail, so the key may not exist yet: wait, then ask again.
+        if (status === 409 && conflicts < 5) {
+          await new Promise((r) => setTimeout(r, 500 * 2 ** conflicts));
+          continue;
+        }
+        throw s3Failure(`write ${this.#url(fullKey)}`, error);
       }
-      return "created";
-    } catch (error) {
-      // 412: the key exists. 409 ConditionalRequestConflict: a concurrent put of the same key
-      // is in flight; one of the two wins, so treat ours as the loser and read back.
-      const status = (error as S3ServiceException)?.$metadata?.httpStatusCode;
-      if (status === 412 || status === 409) return "exists";
-      throw s3Failure(`write ${this.#url(fullKey)}`, error);
     }
   }
 
