@@ -26,7 +26,7 @@ import { awsFailure, RuntimeFailure } from "../errors.ts";
 import type { Column, ColumnType } from "../record/mod.ts";
 import { type Catalog, PARTITION_KEYS, type RegisterResult, type TableDefinition } from "./mod.ts";
 
-const GLUE_TYPES: Record<ColumnType, string> = {
+export const GLUE_TYPES: Record<ColumnType, string> = {
   string: "string",
   float64: "double",
   int64: "bigint",

@@ -143,6 +143,11 @@ export const configSchema = z.strictObject({
   encode: z.strictObject({
     format: z.enum(["parquet", "jsonl"]).default("parquet"),
     row_group_size: positiveInt(10_000_000).default(100_000),
+    /** format = "jsonl": gzip each file (.jsonl.gz). Parquet is always snappy-compressed. */
+    gzip: z.boolean().default(false),
+  }).refine((encode) => !encode.gzip || encode.format === "jsonl", {
+    message: 'only for format = "jsonl" (Parquet files are snappy-compressed)',
+    path: ["gzip"],
   }).prefault({}),
 
   store: z.strictObject({

@@ -1,30 +1,7 @@
 import assert from "node:assert/strict";
 import { ERROR_COLUMNS, LAKE_COLUMNS } from "../record/mod.ts";
-import { sampleTicker } from "../record/testing.ts";
+import { lakeRows } from "./testing.ts";
 import { createEncoder, type Row } from "./mod.ts";
-
-export function lakeRows(offsets: number[]): Row[] {
-  return offsets.map((offset, i) => ({
-    ...sampleTicker({
-      symbol: i % 2 ? "ETH-USD" : "BTC-USD",
-      base: i % 2 ? "ETH" : "BTC",
-      source_symbol: i % 2 ? "ETHUSD" : "BTCUSD",
-      price: 100 + i / 7,
-      price_usd: i % 3 ? 100 + i / 7 : null,
-      usd_basis: i % 3 ? "native" : null,
-      volume_24h_base: i,
-      change_pct_24h: -0.756,
-      event_time: Date.UTC(2026, 10, 24, 7) + i,
-      ingest_time: Date.UTC(2026, 10, 24, 7) + i + 5,
-      seq: i % 4 ? i : null,
-      raw: i === 0 ? '{"quote":"with, comma \\"and\\" quotes"}' : null,
-    }),
-    _kafka_topic: "crypto.ticker.v1",
-    _kafka_partition: 2,
-    _kafka_offset: offset,
-    _kafka_timestamp: Date.UTC(2026, 10, 24, 7, 30) + i,
-  }));
-}
 
 for (const format of ["parquet", "jsonl"] as const) {
   Deno.test(`encode (${format}): rows round-trip exactly, nulls included`, async () => {
@@ -62,4 +39,16 @@ Deno.test("encode: error rows use their own columns", async () => {
     _kafka_timestamp: 1,
   }];
   assert.deepEqual(await encoder.decode(encoder.encode(rows, ERROR_COLUMNS)), rows);
+});
+
+Deno.test("encode (jsonl, gzip): a .jsonl.gz file round-trips, states its offsets, and is the same bytes every time", async () => {
+  const encoder = createEncoder("jsonl", { gzip: true });
+  assert.equal(encoder.extension, "jsonl.gz");
+  const rows = lakeRows([3, 4, 9]);
+  const bytes = encoder.encode(rows, LAKE_COLUMNS);
+  assert.deepEqual([bytes[0], bytes[1]], [0x1f, 0x8b], "gzip magic");
+  assert.deepEqual(await encoder.decode(bytes), rows);
+  assert.equal(encoder.coverage(bytes).lastOffset, 9);
+  assert.deepEqual(encoder.encode(rows, LAKE_COLUMNS), bytes, "deterministic");
+  assert.ok(bytes.length < createEncoder("jsonl").encode(rows, LAKE_COLUMNS).length);
 });

@@ -29,13 +29,13 @@ export interface Encoder {
 
 export function createEncoder(
   format: "parquet" | "jsonl",
-  options: { rowGroupSize?: number } = {},
+  options: { rowGroupSize?: number; gzip?: boolean } = {},
 ): Encoder {
   switch (format) {
     case "parquet":
       return new ParquetEncoder(options.rowGroupSize ?? 100_000);
     case "jsonl":
-      return new JsonLinesEncoder();
+      return new JsonLinesEncoder(options.gzip ?? false);
   }
 }
 

@@ -36,7 +36,10 @@ export async function consume(
   const groupId = config.bus.group_id;
   const writer = new LakeWriter(
     store,
-    createEncoder(config.encode.format, { rowGroupSize: config.encode.row_group_size }),
+    createEncoder(config.encode.format, {
+      rowGroupSize: config.encode.row_group_size,
+      gzip: config.encode.gzip,
+    }),
     { records: config.store.table, errors: config.store.errors_table },
     batchLimits(config.batch),
     logger,

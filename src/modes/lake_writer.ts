@@ -70,6 +70,8 @@ export interface PreparedRow extends BufferedRow {
   readonly rejected?: { readonly code: RejectCode; readonly error: string };
 }
 
+const LOGGED_INDIVIDUALLY = 20;
+
 const partitionId = (tp: TopicPartition) => `${tp.topic}/${tp.partition}`;
 
 export class LakeWriter {
@@ -205,8 +207,13 @@ export class LakeWriter {
       code: prepared.rejected.code,
       error: prepared.rejected.error.slice(0, 200),
     };
+    const total = prepared.rejected.code === "unknown_schema_version"
+      ? ++this.stats.unknownSchema
+      : this.stats.errorRows;
+    // Every one of the first few, then every thousandth: a flood must not drown the log (the
+    // progress line carries the totals every 10 s).
+    if (total > LOGGED_INDIVIDUALLY && total % 1000 !== 0) return;
     if (prepared.rejected.code === "unknown_schema_version") {
-      this.stats.unknownSchema++;
       // Its own message and counter: a producer upgrade must be visible at once.
       this.logger.warn("record with an unknown schema version kept in the errors table", {
         ...fields,

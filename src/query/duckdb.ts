@@ -24,7 +24,7 @@ async function hasFiles(dir: string, extension: string): Promise<boolean> {
   try {
     for await (const entry of Deno.readDir(dir)) {
       if (entry.isDirectory && (await hasFiles(join(dir, entry.name), extension))) return true;
-      if (entry.isFile && entry.name.endsWith(`.${extension}`)) return true;
+      if (entry.isFile && entry.name.includes(`.${extension}`)) return true;
     }
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return false;
@@ -49,7 +49,8 @@ export async function viewSql(lakeRoot: string, table: TableDefinition): Promise
     ];
     return `CREATE OR REPLACE VIEW ${name} AS SELECT ${nulls.join(", ")} WHERE false`;
   }
-  const glob = quoteString(`${dir}/dt=*/hour=*/*.${table.format}`);
+  // `.jsonl*` also takes `.jsonl.gz` (DuckDB decompresses by extension, file by file).
+  const glob = quoteString(`${dir}/dt=*/hour=*/*.${table.format}*`);
   const hive = "hive_partitioning = true, hive_types = {'dt': VARCHAR, 'hour': VARCHAR}";
   const source = table.format === "parquet"
     ? `read_parquet(${glob}, ${hive}, union_by_name = true)`

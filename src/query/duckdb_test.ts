@@ -4,7 +4,7 @@ import { configSchema } from "../config/schema.ts";
 import { lakeTables } from "../catalog/mod.ts";
 import { LocalCatalog } from "../catalog/local.ts";
 import { createEncoder } from "../encode/mod.ts";
-import { lakeRows } from "../encode/encode_test.ts";
+import { lakeRows } from "../encode/testing.ts";
 import { LAKE_COLUMNS } from "../record/mod.ts";
 import { FileStore } from "../store/file.ts";
 import { objectKey, timePartition } from "../store/mod.ts";
@@ -18,16 +18,16 @@ const DUCKDB_TYPE = {
   int32: "INTEGER",
 } as const;
 
-for (const format of ["parquet", "jsonl"] as const) {
-  Deno.test(`duckdb (${format}): lake files read back with the catalog's column types`, async () => {
+for (const [format, gzip] of [["parquet", false], ["jsonl", false], ["jsonl", true]] as const) {
+  Deno.test(`duckdb (${format}${gzip ? ", gzip" : ""}): lake files read back with the catalog's column types`, async () => {
     const lake = await Deno.makeTempDir();
     const config = configSchema.parse({
       store: { path: lake },
-      encode: { format, row_group_size: 100 },
+      encode: { format, row_group_size: 100, gzip },
       query: { max_rows: 100 },
     });
     const rows = lakeRows([0, 1, 2, 3, 4, 5]);
-    const encoder = createEncoder(format);
+    const encoder = createEncoder(format, { gzip });
     const part = timePartition(rows[0].event_time as number);
     await new FileStore(lake).createOnce(
       objectKey("ticker", part, "crypto.ticker.v1", 2, 0, encoder.extension),

@@ -56,7 +56,7 @@ export function isPlainKey(key: string): boolean {
 }
 
 const FILE_PATTERN =
-  /^(?<topic>[A-Za-z0-9._-]+)\+(?<partition>\d+)\+(?<first>\d{20})\.(?<ext>[a-z]+)$/;
+  /^(?<topic>[A-Za-z0-9._-]+)\+(?<partition>\d+)\+(?<first>\d{20})\.(?<ext>[a-z]+(\.gz)?)$/;
 
 /** Parse a lake file name back into its Kafka coordinates; undefined if it is not ours. */
 export function parseFileName(name: string):
