@@ -3,7 +3,7 @@
  * durable, leaves no half-written file, and once space returns the next run completes the lake
  * exactly once. Two ways to fill the disk: a real 768 KiB tmpfs mounted under the lake (needs
  * root), and a store wrapper that fails writes with ENOSPC once a byte budget is spent (runs
- * everywhere, in-process).
+ * everywhere, in-process). And a store that never answers: the stop stays bounded.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -163,5 +163,54 @@ Deno.test("disk full (ENOSPC-injecting store wrapper, in-process): the run fails
   });
   const total = [...committed.values()].reduce((a, b) => a + b, 0);
   assert.ok(total < N, "the budget ran out before the end");
+  await finishAndCheck(ws);
+});
+
+/** A store whose writes never finish (a stalled disk or endpoint), named as such. */
+class HangingStoreWrapper extends EnospcStoreWrapper {
+  override createOnce(): Promise<"created"> {
+    this.failures++;
+    return new Promise(() => {});
+  }
+}
+
+Deno.test("shutdown with a hanging store (HangingStoreWrapper, in-process): the stop is bounded by shutdown_timeout_secs, nothing is committed, and the next run completes the lake", async () => {
+  const ws = await setup("shutdown-hang");
+  const config = loadConfig(ws.config);
+  const bounded = {
+    ...config,
+    batch: {
+      ...config.batch,
+      max_records: 1_000_000,
+      max_age_secs: 600,
+      max_idle_secs: 600,
+      shutdown_timeout_secs: 1,
+    },
+  };
+  const store = new HangingStoreWrapper(new FileStore(ws.lake), 0);
+  const stop = new AbortController();
+  const running = consume({
+    config: bounded,
+    logger: silentLogger,
+    signal: stop.signal,
+    flags: {},
+    write: () => Promise.resolve(),
+  }, store);
+  // Let it read everything (nothing is flushed before the stop: every limit is far away).
+  await new Promise((r) => setTimeout(r, 6000));
+  const signalled = Date.now();
+  stop.abort();
+  const summary = await running;
+  const took = Date.now() - signalled;
+  assert.ok(took < 1000 + 5000 + 1000, `stopped in ${took} ms`);
+  assert.ok(store.failures > 0, "the shutdown flush did try to write");
+  assert.equal(summary.rows, N, "it had read everything before the stop");
+  const committed = await assertCommitsDurable({
+    brokers: testBrokers(),
+    topic: ws.topic,
+    group: ws.group,
+    store: ws.lake,
+  });
+  assert.equal([...committed.values()].reduce((a, b) => a + b, 0), 0, "nothing committed");
   await finishAndCheck(ws);
 });

@@ -138,6 +138,8 @@ export const configSchema = z.strictObject({
     max_buffered_bytes: z.number().int().min(MIB).max(64 * 1024 * MIB).default(32 * MIB),
     /** With --until-idle: stop after no new records arrived for this long. */
     until_idle_secs: seconds(600).default(3),
+    /** On SIGTERM: flush for at most this long, then abandon what is unwritten (re-read later). */
+    shutdown_timeout_secs: seconds(3600).default(30),
   }).prefault({}),
 
   encode: z.strictObject({

@@ -25,6 +25,18 @@ export interface ConsumeSummary {
 
 const TICK_MS = 250;
 const PROGRESS_MS = 10_000;
+const CLOSE_TIMEOUT_MS = 5_000;
+
+/** Whether `work` settled within `ms` (it keeps running otherwise; main exits the process). */
+async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([work.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** `store` is the configured one; tests pass a fault-injecting wrapper around it. */
 export async function consume(
@@ -210,11 +222,22 @@ export async function consume(
       tickFailed,
     ]);
     stopTick?.();
-    if (how === "signal") await flushAll("shutdown");
+    if (how === "signal") {
+      const deadline = config.batch.shutdown_timeout_secs * 1000;
+      if (!(await within(flushAll("shutdown"), deadline))) {
+        // Safe: nothing was committed past the unwritten rows, and a file still being
+        // written is a temp file or an incomplete upload, never a visible object.
+        logger.warn("shutdown deadline passed: abandoning unwritten buffers", {
+          deadline_secs: config.batch.shutdown_timeout_secs,
+          note: "they are re-read from the last commit on the next start",
+        });
+      }
+    }
   } finally {
     stopTick?.();
-    await consumer.close().catch(() => {});
-    await bus.close().catch(() => {});
+    // Leaving the group is bounded too: a stuck broker must not hold the stop.
+    await within(consumer.close().catch(() => {}), CLOSE_TIMEOUT_MS);
+    await within(bus.close().catch(() => {}), CLOSE_TIMEOUT_MS);
   }
   const seconds = (Date.now() - started) / 1000;
   const busySeconds = firstMessageAt !== undefined && lastCommitAt !== undefined
