@@ -134,6 +134,9 @@ class EnospcStoreWrapper implements Store {
   read(key: string) {
     return this.inner.read(key);
   }
+  metadata(key: string) {
+    return this.inner.metadata(key);
+  }
   list(prefix: string) {
     return this.inner.list(prefix);
   }

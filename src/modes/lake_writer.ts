@@ -33,7 +33,7 @@ import {
   type RejectCode,
   SCHEMA_HEADER,
 } from "../record/mod.ts";
-import { objectKey, type Store, timePartition } from "../store/mod.ts";
+import { type FileMetadata, objectKey, type Store, timePartition } from "../store/mod.ts";
 
 export interface LakeTables {
   readonly records: string;
@@ -318,7 +318,9 @@ export class LakeWriter {
         break;
       }
       // An earlier run wrote this name: learn what it holds and continue after it.
-      const coverage = this.encoder.coverage(await this.store.read(key));
+      // The object's metadata when the store has it (an S3 HEAD), else the file itself.
+      const coverage = coverageFromMetadata(await this.store.metadata(key)) ??
+        this.encoder.coverage(await this.store.read(key));
       assertSameIncarnation(key, coverage, slice[0]);
       state.covered.set(id, coverage.lastOffset);
       state.holdThrough = Math.max(state.holdThrough ?? -1, coverage.lastOffset);
@@ -354,7 +356,18 @@ function fileMetadata(coverage: FileCoverage): Record<string, string> {
     "first-offset": String(coverage.firstOffset),
     "last-offset": String(coverage.lastOffset),
     "record-count": String(coverage.records),
+    "first-kafka-timestamp": String(coverage.firstTimestamp),
   };
+}
+
+/** Coverage from an object's metadata, when the store keeps it and it is complete. */
+function coverageFromMetadata(metadata: FileMetadata | undefined): FileCoverage | undefined {
+  const values = ["first-offset", "last-offset", "record-count", "first-kafka-timestamp"].map((k) =>
+    Number(metadata?.[k])
+  );
+  if (!values.every(Number.isSafeInteger)) return undefined;
+  const [firstOffset, lastOffset, records, firstTimestamp] = values;
+  return { firstOffset, lastOffset, records, firstTimestamp };
 }
 
 /**

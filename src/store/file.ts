@@ -95,6 +95,11 @@ export class FileStore implements Store {
     }
   }
 
+  /** Local files carry their facts inside (Parquet footer, JSON rows): nothing apart. */
+  metadata(_key: string): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
+
   async read(key: string): Promise<Uint8Array> {
     const path = this.#path(key);
     try {

@@ -19,6 +19,8 @@ export interface Store {
   /** Durably create `key` with `bytes`, or report "exists" and change nothing. */
   createOnce(key: string, bytes: Uint8Array, metadata?: FileMetadata): Promise<CreateResult>;
   read(key: string): Promise<Uint8Array>;
+  /** The metadata stored with an object, if this store keeps metadata apart from the bytes. */
+  metadata(key: string): Promise<FileMetadata | undefined>;
   /** All keys under a prefix, sorted. */
   list(prefix: string): Promise<string[]>;
 }

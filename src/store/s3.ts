@@ -5,6 +5,7 @@
  */
 import {
   GetObjectCommand,
+  HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -104,6 +105,18 @@ export class S3Store implements Store {
         }
         throw s3Failure(`write ${this.#url(fullKey)}`, error);
       }
+    }
+  }
+
+  async metadata(key: string): Promise<FileMetadata | undefined> {
+    const fullKey = this.#key(key);
+    try {
+      const head = await this.#client.send(
+        new HeadObjectCommand({ Bucket: this.#bucket, Key: fullKey }),
+      );
+      return head.Metadata;
+    } catch (error) {
+      throw s3Failure(`read the metadata of ${this.#url(fullKey)}`, error);
     }
   }
 

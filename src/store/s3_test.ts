@@ -92,6 +92,7 @@ Deno.test("s3 store: a large file goes up as a multipart upload, create-only on 
   assert.equal(head.headers.get("x-amz-meta-first-offset"), "7");
   assert.equal(head.headers.get("x-amz-meta-last-offset"), "99");
   assert.equal(head.headers.get("x-amz-meta-record-count"), "93");
+  assert.deepEqual(await store.metadata("ticker/big.parquet"), meta, "read back by HEAD");
   assert.match(head.headers.get("etag") ?? "", /-\d+"$/, "a multipart ETag (<md5>-<parts>)");
   // No upload is left open: the failed second one was aborted.
   const uploads = await (await fetch(`${endpoint()}/${bucket}?uploads`)).text();
