@@ -227,8 +227,12 @@ Deno.test("group faults: two consumers in one group, one leaving (SIGTERM) and r
     await start("one").waitFor(ASSIGNED, 30_000);
     await start("two").waitFor(ASSIGNED, 30_000);
 
+    // CI default 4 (printed); CRYPTOPIPE_FAULT_REJOINS sets more for a longer soak.
+    const rejoins = Number(Deno.env.get("CRYPTOPIPE_FAULT_REJOINS") ?? 4);
+    console.log(`  ${rejoins} leaves and rejoins (CRYPTOPIPE_FAULT_REJOINS)`);
     let leaves = 0;
-    for (const member of ["one", "two", "one", "two"] as const) {
+    for (let i = 0; i < rejoins; i++) {
+      const member = i % 2 === 0 ? "one" : "two";
       await sleep(1000);
       const leaving = members[member].at(-1)!;
       const status = await leaving.stop("SIGTERM");

@@ -29,7 +29,8 @@ import {
 import { assertExactlyOnce } from "./oracle.ts";
 
 const N = 20_000;
-const FAULTY_ROUNDS = 6;
+/** Consumer rounds with faults before the store recovers (CI default 6; printed). */
+const FAULTY_ROUNDS = Number(Deno.env.get("CRYPTOPIPE_FAULT_S3_ROUNDS") ?? 6);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Durable lake offsets by partition, read through moto; objects are write-once, so cached. */
@@ -65,7 +66,9 @@ Deno.test(
       Deno.env.get("CRYPTOPIPE_FAULT_SEED") ?? Math.floor(Math.random() * 2 ** 31),
     );
     assert.ok(Number.isSafeInteger(seed), "CRYPTOPIPE_FAULT_SEED must be an integer");
-    console.log(`fault seed ${seed} (CRYPTOPIPE_FAULT_SEED=${seed} repeats the plan)`);
+    console.log(
+      `fault seed ${seed} (CRYPTOPIPE_FAULT_SEED=${seed} repeats the plan); up to ${FAULTY_ROUNDS} faulty rounds (CRYPTOPIPE_FAULT_S3_ROUNDS)`,
+    );
 
     const moto = testS3Endpoint();
     const bucket = await freshBucket();
