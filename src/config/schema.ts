@@ -200,10 +200,25 @@ export const configSchema = z.strictObject({
   }).prefault({}),
 
   query: z.strictObject({
-    engine: z.enum(["duckdb"]).default("duckdb"),
+    /** duckdb: the local lake. athena: the S3 lake through the Glue catalog. */
+    engine: z.enum(["duckdb", "athena"]).default("duckdb"),
     format: z.enum(["table", "csv", "json"]).default("table"),
     /** Rows printed at most; more are counted and reported. */
     max_rows: positiveInt(10_000_000).default(10_000),
+    /** engine = "athena": a dedicated workgroup (its settings may enforce the output location). */
+    workgroup: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/).default("primary"),
+    /** engine = "athena": where Athena writes result files, unless the workgroup enforces one. */
+    output_location: z.string().regex(
+      /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/,
+      "must be s3://bucket/prefix/",
+    )
+      .optional(),
+    /** engine = "athena": a query still running after this long is stopped (exit 3). */
+    timeout_secs: seconds(86_400).default(300),
+    /** engine = "athena": default from the AWS default chain. */
+    region: awsRegion.optional(),
+    /** engine = "athena": for emulators in tests. */
+    endpoint: awsEndpoint.optional(),
   }).prefault({}),
 });
 

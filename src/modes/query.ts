@@ -30,11 +30,12 @@ export async function query(ctx: ModeContext): Promise<QueryResult> {
       );
     }
   }
-  const tables = await createCatalog(config).tables();
-  if (tables.length === 0) {
+  // DuckDB builds its views from the local catalog; Athena reads Glue by itself.
+  const tables = config.query.engine === "duckdb" ? await createCatalog(config).tables() : [];
+  if (config.query.engine === "duckdb" && tables.length === 0) {
     logger.warn(`the catalog is empty: run --mode catalog first (lake ${config.store.path})`);
   }
-  const engine = await createQueryEngine(config, tables);
+  const engine = await createQueryEngine(config, tables, { logger, signal: ctx.signal });
   let result: QueryResult;
   try {
     result = await engine.run(sql!);

@@ -1,6 +1,7 @@
 /** DuckDB reads the files our encoders write, with the catalog's types, over the Hive layout. */
 import assert from "node:assert/strict";
 import { configSchema } from "../config/schema.ts";
+import { silentLogger } from "../log.ts";
 import { lakeTables } from "../catalog/mod.ts";
 import { LocalCatalog } from "../catalog/local.ts";
 import { createEncoder } from "../encode/mod.ts";
@@ -39,7 +40,9 @@ for (const [format, gzip] of [["parquet", false], ["jsonl", false], ["jsonl", tr
       assert.equal(await catalog.register(table), "unchanged");
     }
 
-    const engine = await createQueryEngine(config, await catalog.tables());
+    const engine = await createQueryEngine(config, await catalog.tables(), {
+      logger: silentLogger,
+    });
     try {
       const types = await engine.run(
         "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'ticker' ORDER BY ordinal_position",

@@ -5,6 +5,8 @@
 import type { TableDefinition } from "../catalog/mod.ts";
 import { UsageError } from "../errors.ts";
 import type { LoadedConfig } from "../config/mod.ts";
+import type { Logger } from "../log.ts";
+import { AthenaEngine } from "./athena.ts";
 import { DuckDbEngine } from "./duckdb.ts";
 
 export { NAMED_QUERIES, type NamedQuery, namedQuerySql } from "./named.ts";
@@ -24,16 +26,23 @@ export interface QueryEngine {
 }
 
 export function createQueryEngine(
-  config: Pick<LoadedConfig, "query" | "store">,
+  config: Pick<LoadedConfig, "query" | "store" | "catalog">,
   tables: readonly TableDefinition[],
+  deps: { logger: Logger; signal?: AbortSignal },
 ): Promise<QueryEngine> {
   switch (config.query.engine) {
     case "duckdb":
       if (config.store.type !== "local") {
         throw new UsageError(
-          `query.engine = "duckdb" reads a local-folder lake, but store.type = "${config.store.type}"; querying an S3 lake needs Athena, which is not built yet`,
+          `query.engine = "duckdb" reads a local-folder lake, but store.type = "${config.store.type}"; query an S3 lake with query.engine = "athena"`,
         );
       }
       return DuckDbEngine.open(config.store.path, tables, config.query.max_rows);
+    case "athena":
+      return Promise.resolve(
+        new AthenaEngine(config.query, config.catalog.database, deps.logger, {
+          signal: deps.signal,
+        }),
+      );
   }
 }

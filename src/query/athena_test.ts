@@ -1,0 +1,208 @@
+/**
+ * The Athena engine against moto_server over HTTP. moto runs no SQL: results are queued through
+ * its API, and its state manager steps a query through QUEUED and RUNNING. What moto cannot do
+ * (fail a query, page results) is stubbed with SDK middleware, named as such in the tests.
+ */
+import assert from "node:assert/strict";
+import { GetQueryExecutionCommand } from "@aws-sdk/client-athena";
+import { configSchema } from "../config/schema.ts";
+import { silentLogger } from "../log.ts";
+import { athenaCostUsd, AthenaEngine, athenaValue } from "./athena.ts";
+
+function endpoint(): string {
+  const url = Deno.env.get("CRYPTOPIPE_TEST_S3_ENDPOINT");
+  if (!url) throw new Error("CRYPTOPIPE_TEST_S3_ENDPOINT is not set: run `deno task test`");
+  return url;
+}
+
+function engine(query: Record<string, unknown> = {}, signal?: AbortSignal): AthenaEngine {
+  const config = configSchema.parse({
+    query: {
+      engine: "athena",
+      endpoint: endpoint(),
+      region: "us-east-1",
+      output_location: "s3://athena-results/q/",
+      ...query,
+    },
+  });
+  return new AthenaEngine(config.query, "cryptopipe", silentLogger, { pollMs: [20, 50], signal });
+}
+
+async function moto(path: string, body: unknown): Promise<void> {
+  const response = await fetch(`${endpoint()}${path}`, {
+    method: "POST",
+    body: JSON.stringify(body),
+  });
+  await response.body?.cancel();
+  assert.ok(response.ok, `${path}: HTTP ${response.status}`);
+}
+
+const cells = (...values: Array<string | undefined>) => ({
+  Data: values.map((v) => (v === undefined ? {} : { VarCharValue: v })),
+});
+
+async function queueResult(rows: unknown[], columns: Array<[string, string]>): Promise<void> {
+  await moto("/moto-api/static/athena/query-results", {
+    account_id: "123456789012",
+    region: "us-east-1",
+    results: [{ rows, column_info: columns.map(([Name, Type]) => ({ Name, Type })) }],
+  });
+}
+
+Deno.test("athena (moto): a SELECT's rows come back typed, the header row dropped, NULL as null", async () => {
+  await queueResult([
+    cells("symbol", "price", "records"),
+    cells("BTC-USD", "97000.5", "3"),
+    cells("ETH-USD", undefined, "1"),
+  ], [["symbol", "varchar"], ["price", "double"], ["records", "bigint"]]);
+  const athena = engine();
+  try {
+    const result = await athena.run("SELECT symbol, price, records FROM ticker");
+    assert.deepEqual(result.columns, ["symbol", "price", "records"]);
+    assert.deepEqual(result.rows, [["BTC-USD", 97000.5, 3], ["ETH-USD", null, 1]]);
+    assert.equal(result.truncated, false);
+  } finally {
+    athena.close();
+  }
+});
+
+Deno.test("athena (moto): an empty result is empty, not an error", async () => {
+  const athena = engine();
+  try {
+    const result = await athena.run("SELECT symbol FROM ticker WHERE false");
+    assert.deepEqual(result.rows, []);
+  } finally {
+    athena.close();
+  }
+});
+
+Deno.test("athena (moto state manager): a query still running at query.timeout_secs is stopped in Athena", async () => {
+  await moto("/moto-api/state-manager/set-transition", {
+    model_name: "athena::execution",
+    transition: { progression: "manual", times: 1000 },
+  });
+  const athena = engine({ timeout_secs: 0.3 });
+  let stoppedId: string | undefined;
+  try {
+    await assert.rejects(
+      () => athena.run("SELECT count(*) FROM ticker"),
+      (error: Error) => {
+        assert.match(
+          error.message,
+          /Athena query (\S+) stopped: still (QUEUED|RUNNING) after query\.timeout_secs = 0\.3/,
+        );
+        stoppedId = /query (\S+) stopped/.exec(error.message)![1];
+        return true;
+      },
+    );
+    const after = await athena.client.send(
+      new GetQueryExecutionCommand({ QueryExecutionId: stoppedId }),
+    );
+    assert.equal(after.QueryExecution?.Status?.State, "CANCELLED");
+  } finally {
+    await moto("/moto-api/state-manager/unset-transition", { model_name: "athena::execution" });
+    athena.close();
+  }
+});
+
+Deno.test("athena (moto): Ctrl-C stops the query in Athena", async () => {
+  const stop = new AbortController();
+  setTimeout(() => stop.abort(), 150);
+  await moto("/moto-api/state-manager/set-transition", {
+    model_name: "athena::execution",
+    transition: { progression: "manual", times: 1000 },
+  });
+  const athena = engine({}, stop.signal);
+  try {
+    await assert.rejects(() => athena.run("SELECT 1"), /stopped: interrupted/);
+  } finally {
+    await moto("/moto-api/state-manager/unset-transition", { model_name: "athena::execution" });
+    athena.close();
+  }
+});
+
+Deno.test("athena (SDK middleware stub: moto cannot fail a query): a failed query exits with Athena's reason", async () => {
+  const athena = engine();
+  athena.client.middlewareStack.add(
+    (next, context) => (args) =>
+      context.commandName === "GetQueryExecutionCommand"
+        ? Promise.resolve({
+          output: {
+            $metadata: {},
+            QueryExecution: {
+              Status: {
+                State: "FAILED",
+                AthenaError: {
+                  ErrorMessage: "COLUMN_NOT_FOUND: line 1:8: Column 'nope' cannot be resolved",
+                },
+              },
+            },
+          },
+          response: {},
+        })
+        : next(args),
+    { step: "initialize", name: "failQueryStub" },
+  );
+  try {
+    await assert.rejects(
+      () => athena.run("SELECT nope FROM ticker"),
+      /Athena query \S+ FAILED: COLUMN_NOT_FOUND: line 1:8: Column 'nope' cannot be resolved/,
+    );
+  } finally {
+    athena.close();
+  }
+});
+
+Deno.test("athena (SDK middleware stub: moto returns one page): every page is read, the header only from the first", async () => {
+  const athena = engine({ max_rows: 3 });
+  const pages = [
+    { rows: [cells("n"), cells("1"), cells("2")], next: "page-2" },
+    { rows: [cells("3"), cells("4")], next: undefined },
+  ];
+  let served = 0;
+  athena.client.middlewareStack.add(
+    (next, context) => (args) => {
+      if (context.commandName !== "GetQueryResultsCommand") return next(args);
+      const page = pages[served++];
+      return Promise.resolve({
+        output: {
+          $metadata: {},
+          NextToken: page.next,
+          ResultSet: {
+            Rows: page.rows,
+            ResultSetMetadata: { ColumnInfo: [{ Name: "n", Type: "integer" }] },
+          },
+        },
+        response: {},
+      });
+    },
+    { step: "initialize", name: "pagesStub" },
+  );
+  try {
+    const result = await athena.run("SELECT n FROM ticker");
+    assert.deepEqual(result.rows, [[1], [2], [3]], "the second page's first row is data");
+    assert.equal(result.truncated, true, "4 rows exist, max_rows = 3");
+    assert.equal(served, 2);
+  } finally {
+    athena.close();
+  }
+});
+
+Deno.test("athena: cost is billed per MB rounded up, 10 MB minimum, $5 per TB; values are typed by column", () => {
+  assert.equal(athenaCostUsd(0), 0);
+  const tenMb = (10 * 1024 * 1024) / 1024 ** 4 * 5;
+  assert.equal(athenaCostUsd(1), tenMb);
+  assert.equal(athenaCostUsd(10 * 1024 * 1024 + 1), (11 * 1024 * 1024) / 1024 ** 4 * 5);
+  assert.equal(athenaCostUsd(1024 ** 4), 5);
+  assert.deepEqual(
+    [
+      athenaValue("42", "bigint"),
+      athenaValue("1.5", "double"),
+      athenaValue("true", "boolean"),
+      athenaValue(undefined, "varchar"),
+      athenaValue("2026-11-24", "varchar"),
+      athenaValue("99999999999999999999", "bigint"),
+    ],
+    [42, 1.5, true, null, "2026-11-24", "99999999999999999999"],
+  );
+});
