@@ -51,9 +51,11 @@ Usage:
 
 Modes (one per process; run each under systemd):
   produce   read prices from the configured sources and publish them to Kafka
-  consume   read Kafka and write the lake (exactly once, even across crashes)
-  catalog   register the lake's tables in the catalog (idempotent)
-  query     run SQL on the lake and print the result
+  consume   read Kafka and write the lake (exactly once, even across crashes; records that
+            are not valid go to the errors table, [store] errors_table)
+  catalog   register the lake's tables: a local catalog, or AWS Glue with partition
+            projection (idempotent; refuses breaking schema changes)
+  query     run SQL on the lake and print the result: DuckDB on a local lake, Athena on S3
 
 Common options:
   -c, --config PATH       TOML config (default ./cryptopipe.toml, or $CRYPTOPIPE_CONFIG)
