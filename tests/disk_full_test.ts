@@ -64,6 +64,17 @@ async function canMount(): Promise<boolean> {
   }
 }
 
+/** Check that every committed offset is durable; the number of records committed. */
+async function committedDurably(ws: Awaited<ReturnType<typeof setup>>): Promise<number> {
+  const committed = await assertCommitsDurable({
+    brokers: testBrokers(),
+    topic: ws.topic,
+    group: ws.group,
+    store: ws.lake,
+  });
+  return [...committed.values()].reduce((a, b) => a + b, 0);
+}
+
 async function finishAndCheck(ws: Awaited<ReturnType<typeof setup>>): Promise<void> {
   const finished = await cli(["--mode", "consume", "--config", ws.config, "--until-idle"]);
   assert.equal(finished.code, 0, finished.stderr);
@@ -94,13 +105,7 @@ Deno.test({
       const lines = full.stderr.trimEnd().split("\n");
       assert.match(lines.at(-1)!, /^error: Cannot write .*No space left on device/);
       assert.doesNotMatch(full.stderr, /^\s+at /m, "no stack trace");
-      const committed = await assertCommitsDurable({
-        brokers: testBrokers(),
-        topic: ws.topic,
-        group: ws.group,
-        store: ws.lake,
-      });
-      const total = [...committed.values()].reduce((a, b) => a + b, 0);
+      const total = await committedDurably(ws);
       assert.ok(total < N, "the disk filled before the end");
       console.log(`  disk full after ${total} of ${N} records committed; growing the tmpfs`);
       const grown = await run("mount", ["-o", "remount,size=64m", ws.lake]);
@@ -158,13 +163,7 @@ Deno.test("disk full (ENOSPC-injecting store wrapper, in-process): the run fails
     /No space left on device/,
   );
   assert.equal(store.failures, 1, "the first failed write ends the run");
-  const committed = await assertCommitsDurable({
-    brokers: testBrokers(),
-    topic: ws.topic,
-    group: ws.group,
-    store: ws.lake,
-  });
-  const total = [...committed.values()].reduce((a, b) => a + b, 0);
+  const total = await committedDurably(ws);
   assert.ok(total < N, "the budget ran out before the end");
   await finishAndCheck(ws);
 });
@@ -208,12 +207,6 @@ Deno.test("shutdown with a hanging store (HangingStoreWrapper, in-process): the 
   assert.ok(took < 1000 + 5000 + 1000, `stopped in ${took} ms`);
   assert.ok(store.failures > 0, "the shutdown flush did try to write");
   assert.equal(summary.rows, N, "it had read everything before the stop");
-  const committed = await assertCommitsDurable({
-    brokers: testBrokers(),
-    topic: ws.topic,
-    group: ws.group,
-    store: ws.lake,
-  });
-  assert.equal([...committed.values()].reduce((a, b) => a + b, 0), 0, "nothing committed");
+  assert.equal(await committedDurably(ws), 0, "nothing committed");
   await finishAndCheck(ws);
 });

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { lakeRows } from "../encode/testing.ts";
+import { errorRow, lakeRows } from "../encode/testing.ts";
 import { createEncoder, type Row } from "../encode/mod.ts";
 import { type Column, ERROR_COLUMNS, LAKE_COLUMNS } from "../record/mod.ts";
 import { GLUE_TYPES } from "./glue.ts";
@@ -58,17 +58,6 @@ Deno.test("table types: every Parquet column's physical and logical type matches
 });
 
 Deno.test("table types: the same for the errors table", async () => {
-  const rows: Row[] = [{
-    error_code: "not_json",
-    error: "not JSON",
-    payload: "{",
-    payload_base64: "ew==",
-    key: null,
-    schema_header: null,
-    _kafka_topic: "t",
-    _kafka_partition: 0,
-    _kafka_offset: 3,
-    _kafka_timestamp: 1,
-  }];
+  const rows: Row[] = [errorRow()];
   check(ERROR_COLUMNS, await fileSchema(createEncoder("parquet").encode(rows, ERROR_COLUMNS)));
 });

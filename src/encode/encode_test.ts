@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ERROR_COLUMNS, LAKE_COLUMNS } from "../record/mod.ts";
-import { lakeRows } from "./testing.ts";
+import { errorRow, lakeRows } from "./testing.ts";
 import { createEncoder, type Row } from "./mod.ts";
 
 for (const format of ["parquet", "jsonl"] as const) {
@@ -26,18 +26,7 @@ for (const format of ["parquet", "jsonl"] as const) {
 
 Deno.test("encode: error rows use their own columns", async () => {
   const encoder = createEncoder("parquet");
-  const rows: Row[] = [{
-    error_code: "not_json",
-    error: "not JSON",
-    payload: "{",
-    payload_base64: "ew==",
-    key: null,
-    schema_header: null,
-    _kafka_topic: "t",
-    _kafka_partition: 0,
-    _kafka_offset: 3,
-    _kafka_timestamp: 1,
-  }];
+  const rows: Row[] = [errorRow()];
   assert.deepEqual(await encoder.decode(encoder.encode(rows, ERROR_COLUMNS)), rows);
 });
 

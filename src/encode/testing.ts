@@ -24,3 +24,19 @@ export function lakeRows(offsets: number[]): Row[] {
     _kafka_timestamp: Date.UTC(2026, 10, 24, 7, 30) + i,
   }));
 }
+
+/** Test fixture: one row of the errors table. */
+export function errorRow(): Row {
+  return {
+    error_code: "not_json",
+    error: "not JSON",
+    payload: "{",
+    payload_base64: "ew==",
+    key: null,
+    schema_header: null,
+    _kafka_topic: "t",
+    _kafka_partition: 0,
+    _kafka_offset: 3,
+    _kafka_timestamp: 1,
+  };
+}
