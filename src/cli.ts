@@ -12,7 +12,7 @@ import { catalog } from "./modes/catalog.ts";
 import { consume } from "./modes/consume.ts";
 import { produce } from "./modes/produce.ts";
 import { query } from "./modes/query.ts";
-import { NAMED_QUERIES } from "./query/mod.ts";
+import { NAMED_QUERIES, PARAMS } from "./query/mod.ts";
 import { COMMIT, VERSION } from "./version.ts";
 import { shutdownSignal } from "./shutdown.ts";
 
@@ -30,6 +30,7 @@ const OPTIONS = {
   "until-idle": { type: "boolean" },
   sql: { type: "string" },
   named: { type: "string" },
+  param: { type: "string", multiple: true },
   format: { type: "string" },
   output: { type: "string", short: "o" },
   help: { type: "boolean", short: "h" },
@@ -41,7 +42,7 @@ const MODE_FLAGS: Record<Mode, readonly string[]> = {
   produce: ["max-records", "duration", "source"],
   consume: ["until-idle"],
   catalog: [],
-  query: ["sql", "named", "format", "output"],
+  query: ["sql", "named", "param", "format", "output"],
 };
 
 export const HELP = `cryptopipe ${VERSION}: real-time crypto market data → Kafka → data lake → SQL
@@ -74,9 +75,14 @@ consume:
 
 query:
       --sql "SELECT ..."  run this SQL (tables: ticker, ticker_errors, or database.table)
-      --named NAME        run a named query: ${
-  Object.entries(NAMED_QUERIES).map(([n, q]) => `${n} (${q.description})`).join("; ")
+      --named NAME        run a named query (the same text on DuckDB and Athena):
+${
+  Object.entries(NAMED_QUERIES).map(([n, q]) =>
+    `                            ${n}: ${q.description}`
+  ).join("\n")
 }
+      --param K=V         a named query's parameter (repeatable), checked by type:
+${Object.entries(PARAMS).map(([n, p]) => `                            ${n}: ${p.doc}`).join("\n")}
       --format F          table | csv | json (default [query] format = table)
   -o, --output FILE       write the result to FILE instead of stdout
 
@@ -91,6 +97,7 @@ Examples:
   cryptopipe --mode consume --until-idle
   cryptopipe --mode catalog
   cryptopipe --mode query --named latest
+  cryptopipe --mode query --named hourly --param symbol=BTC-USD --param from=2026-11-01
   cryptopipe --mode query --sql "SELECT symbol, count(*) FROM ticker GROUP BY 1" --format csv
 
 Exit codes:
@@ -225,6 +232,7 @@ export function parseCli(args: readonly string[]): Parsed {
       untilIdle: values["until-idle"] ?? false,
       sql: values.sql,
       named: values.named,
+      params: values.param,
       format: format as ModeFlags["format"],
       output: values.output,
     },

@@ -139,6 +139,12 @@ const badInputs: Array<
     args: ["--mode", "query", "--named", "nope"],
     error: /Unknown named query "nope"/,
   },
+  {
+    name: "named query parameter that is not a symbol",
+    toml: "",
+    args: ["--mode", "query", "--named", "latest", "--param", "symbol=' OR '1'='1"],
+    error: /Invalid --param symbol="' OR '1'='1": expected a symbol such as BTC-USD/,
+  },
 ];
 
 for (const input of badInputs) {

@@ -9,6 +9,8 @@ export interface ModeFlags {
   readonly untilIdle?: boolean;
   readonly sql?: string;
   readonly named?: string;
+  /** `--param name=value` for a named query. */
+  readonly params?: readonly string[];
   readonly format?: "table" | "csv" | "json";
   readonly output?: string;
 }

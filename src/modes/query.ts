@@ -5,6 +5,7 @@ import {
   createQueryEngine,
   formatResult,
   NAMED_QUERIES,
+  namedQueryParams,
   namedQuerySql,
   type QueryResult,
 } from "../query/mod.ts";
@@ -20,6 +21,10 @@ export async function query(ctx: ModeContext): Promise<QueryResult> {
     );
   }
   let sql = flags.sql;
+  let params: string[] = [];
+  if (flags.params?.length && flags.named === undefined) {
+    throw new UsageError("--param goes with --named; --sql takes no parameters");
+  }
   if (flags.named !== undefined) {
     sql = namedQuerySql(flags.named, config.store.table);
     if (sql === undefined) {
@@ -29,6 +34,7 @@ export async function query(ctx: ModeContext): Promise<QueryResult> {
         }`,
       );
     }
+    params = namedQueryParams(flags.named, flags.params ?? []);
   }
   // DuckDB builds its views from the local catalog; Athena reads Glue by itself.
   const tables = config.query.engine === "duckdb" ? await createCatalog(config).tables() : [];
@@ -38,7 +44,7 @@ export async function query(ctx: ModeContext): Promise<QueryResult> {
   const engine = await createQueryEngine(config, tables, { logger, signal: ctx.signal });
   let result: QueryResult;
   try {
-    result = await engine.run(sql!);
+    result = await engine.run(sql!, params);
   } finally {
     engine.close();
   }

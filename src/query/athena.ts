@@ -19,6 +19,7 @@ import type { LoadedConfig } from "../config/mod.ts";
 import { awsFailure, RuntimeFailure } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { QueryEngine, QueryResult } from "./mod.ts";
+import { sqlLiteral } from "./named.ts";
 
 /** Athena's price: USD per TB scanned, billed per MB rounded up, at least 10 MB a query. */
 const USD_PER_TB = 5;
@@ -84,8 +85,8 @@ export class AthenaEngine implements QueryEngine {
     });
   }
 
-  async run(sql: string): Promise<QueryResult> {
-    const id = await this.#start(sql);
+  async run(sql: string, params: readonly string[] = []): Promise<QueryResult> {
+    const id = await this.#start(sql, params);
     const execution = await this.#wait(id);
     const stats = execution.Statistics;
     const scanned = stats?.DataScannedInBytes ?? 0;
@@ -102,7 +103,7 @@ export class AthenaEngine implements QueryEngine {
     this.client.destroy();
   }
 
-  async #start(sql: string): Promise<string> {
+  async #start(sql: string, params: readonly string[]): Promise<string> {
     try {
       const started = await this.client.send(
         new StartQueryExecutionCommand({
@@ -111,6 +112,8 @@ export class AthenaEngine implements QueryEngine {
           ClientRequestToken: crypto.randomUUID(),
           QueryExecutionContext: { Database: this.#database, Catalog: "AwsDataCatalog" },
           WorkGroup: this.#config.workgroup,
+          // Positional values as SQL literal text (Athena's contract), quoted by sqlLiteral.
+          ...(params.length > 0 ? { ExecutionParameters: params.map(sqlLiteral) } : {}),
           ...(this.#config.output_location
             ? { ResultConfiguration: { OutputLocation: this.#config.output_location } }
             : {}),

@@ -206,3 +206,31 @@ Deno.test("athena: cost is billed per MB rounded up, 10 MB minimum, $5 per TB; v
     [42, 1.5, true, null, "2026-11-24", "99999999999999999999"],
   );
 });
+
+Deno.test("athena (moto): parameters go as positional ExecutionParameters, quoted as SQL literals", async () => {
+  const athena = engine();
+  let id: string | undefined;
+  athena.client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      if (context.commandName === "StartQueryExecutionCommand") {
+        id = (result.output as { QueryExecutionId?: string }).QueryExecutionId;
+      }
+      return result;
+    },
+    { step: "initialize", name: "recordId" },
+  );
+  try {
+    await athena.run("SELECT * FROM ticker WHERE symbol LIKE ? AND dt >= ?", [
+      "it's",
+      "2026-11-24",
+    ]);
+    const execution = await athena.client.send(
+      new GetQueryExecutionCommand({ QueryExecutionId: id }),
+    );
+    assert.deepEqual(execution.QueryExecution?.ExecutionParameters, ["'it''s'", "'2026-11-24'"]);
+    assert.match(execution.QueryExecution?.Query ?? "", /symbol LIKE \? AND dt >= \?/);
+  } finally {
+    athena.close();
+  }
+});

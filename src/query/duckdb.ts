@@ -108,10 +108,15 @@ export class DuckDbEngine implements QueryEngine {
     return engine;
   }
 
-  async run(sql: string): Promise<QueryResult> {
+  async run(sql: string, params: readonly string[] = []): Promise<QueryResult> {
     let reader;
     try {
-      reader = await this.connection.runAndReadUntil(sql, this.maxRows + 1);
+      // Bound values, never spliced into the text.
+      reader = await this.connection.runAndReadUntil(
+        sql,
+        this.maxRows + 1,
+        params.length > 0 ? [...params] : undefined,
+      );
     } catch (error) {
       // DuckDB's messages are already one clear paragraph; keep its first line.
       throw new UsageError(`Cannot run the query: ${(error as Error).message.split("\n")[0]}`, {

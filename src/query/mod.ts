@@ -9,7 +9,14 @@ import type { Logger } from "../log.ts";
 import { AthenaEngine } from "./athena.ts";
 import { DuckDbEngine } from "./duckdb.ts";
 
-export { NAMED_QUERIES, type NamedQuery, namedQuerySql } from "./named.ts";
+export {
+  NAMED_QUERIES,
+  type NamedQuery,
+  namedQueryParams,
+  namedQuerySql,
+  PARAMS,
+  sqlLiteral,
+} from "./named.ts";
 export { formatResult, type OutputFormat } from "./format.ts";
 
 export interface QueryResult {
@@ -21,7 +28,8 @@ export interface QueryResult {
 
 export interface QueryEngine {
   readonly describe: string;
-  run(sql: string): Promise<QueryResult>;
+  /** `params` bind the `?` placeholders, in order (strings, already validated). */
+  run(sql: string, params?: readonly string[]): Promise<QueryResult>;
   close(): void;
 }
 
