@@ -103,16 +103,22 @@ function glueColumn(column: Column): GlueColumn {
 }
 
 /**
- * How the code's table differs from Glue's: "same", "safe" (only new columns appended at the
- * end, or only table properties changed) or a list of breaking differences.
+ * How the code's table differs from Glue's: "same", "safe" (only new nullable columns appended
+ * at the end, or only table properties changed) or a list of breaking differences. `columns`
+ * are the code's, for nullability, which Glue does not record.
  */
 export function schemaChange(
   existing: Table,
   wanted: TableInput,
+  columns: readonly Column[],
 ): { kind: "same" | "safe" } | { kind: "breaking"; problems: string[] } {
   const have = existing.StorageDescriptor?.Columns ?? [];
   const want = wanted.StorageDescriptor?.Columns ?? [];
   const problems: string[] = [];
+  const required = columns.slice(have.length).filter((c) => !c.nullable).map((c) => c.name);
+  if (required.length > 0) {
+    problems.push(`new columns ${required.join(", ")} are not nullable (old files lack them)`);
+  }
   for (let i = 0; i < have.length; i++) {
     const mine = want[i];
     if (!mine) problems.push(`column ${have[i].Name} is in Glue but no longer in the code`);
@@ -203,14 +209,7 @@ export class GlueCatalog implements Catalog {
         );
         return "created";
       }
-      const added = table.columns.slice(existing.StorageDescriptor?.Columns?.length ?? 0);
-      const required = added.filter((c) => !c.nullable).map((c) => c.name);
-      const change = required.length > 0
-        ? {
-          kind: "breaking" as const,
-          problems: [`new columns ${required.join(", ")} are not nullable (old files lack them)`],
-        }
-        : schemaChange(existing, input);
+      const change = schemaChange(existing, input, table.columns);
       if (change.kind === "breaking") {
         throw new RuntimeFailure(
           `Glue table ${name} does not match this build's schema (${table.schemaId}): ${

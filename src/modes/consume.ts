@@ -110,6 +110,7 @@ export async function consume(
   const reportProgress = () => {
     const now = Date.now();
     const { rows, errorRows, unknownSchema, files } = writer.stats;
+    const memory = Deno.memoryUsage();
     logger.info("progress", {
       rows,
       rows_per_sec: Math.round((rows - progressRows) / ((now - lastProgress) / 1000)),
@@ -117,8 +118,8 @@ export async function consume(
       unknown_schema: unknownSchema,
       files,
       buffered_bytes: writer.bufferedBytes,
-      rss_mb: Math.round(Deno.memoryUsage().rss / 1048576),
-      heap_mb: Math.round(Deno.memoryUsage().heapUsed / 1048576),
+      rss_mb: Math.round(memory.rss / 1048576),
+      heap_mb: Math.round(memory.heapUsed / 1048576),
       flushes: JSON.stringify(flushesByReason),
     });
     lastProgress = now;

@@ -6,11 +6,12 @@
 import assert from "node:assert/strict";
 import type { IncomingMessage } from "../bus/mod.ts";
 import { configSchema } from "../config/schema.ts";
-import { createEncoder } from "../encode/mod.ts";
+import { createEncoder, type Encoder } from "../encode/mod.ts";
 import { silentLogger } from "../log.ts";
 import { encodeRecord } from "../record/mod.ts";
 import { sampleTicker } from "../record/testing.ts";
 import { FileStore } from "../store/file.ts";
+import type { Store } from "../store/mod.ts";
 import { batchLimits } from "./consume.ts";
 import { LakeWriter } from "./lake_writer.ts";
 
@@ -36,16 +37,13 @@ function message(offset: number, eventTime: number): IncomingMessage {
   };
 }
 
+const TABLES = { records: "ticker", errors: "ticker_errors" };
+
+/** A lake folder, and a factory for writers on it (or on a wrapper of it, with another encoder). */
 async function setup() {
   const store = new FileStore(await Deno.makeTempDir());
-  const writer = () =>
-    new LakeWriter(
-      store,
-      createEncoder("jsonl"),
-      { records: "ticker", errors: "ticker_errors" },
-      LIMITS,
-      silentLogger,
-    );
+  const writer = (over: Store = store, encoder: Encoder = createEncoder("jsonl")) =>
+    new LakeWriter(over, encoder, TABLES, LIMITS, silentLogger);
   return { store, writer };
 }
 
@@ -184,7 +182,7 @@ Deno.test("lake writer: poison messages go to the errors table with their coordi
 });
 
 Deno.test("lake writer (fault-injecting store wrapper): a failed write forgets the partition, so nothing commits past the lost rows", async () => {
-  const { store } = await setup();
+  const { store, writer } = await setup();
   let failNext = true;
   const flaky = Object.assign(Object.create(store), {
     createOnce(key: string, bytes: Uint8Array) {
@@ -195,13 +193,7 @@ Deno.test("lake writer (fault-injecting store wrapper): a failed write forgets t
       return store.createOnce(key, bytes);
     },
   });
-  const w = new LakeWriter(
-    flaky,
-    createEncoder("jsonl"),
-    { records: "ticker", errors: "ticker_errors" },
-    LIMITS,
-    silentLogger,
-  );
+  const w = writer(flaky);
   feed(w, 0, 4);
   await assert.rejects(() => w.flush(TP), /disk full/);
   // The same writer must not report offset 5 as committable without rows 0..4 in the lake.
@@ -209,13 +201,7 @@ Deno.test("lake writer (fault-injecting store wrapper): a failed write forgets t
   feed(w, 5, 9);
   await assert.rejects(() => w.flush(TP), /disk full/);
   // The restart: a new writer re-reads from the last commit.
-  const restarted = new LakeWriter(
-    store,
-    createEncoder("jsonl"),
-    { records: "ticker", errors: "ticker_errors" },
-    LIMITS,
-    silentLogger,
-  );
+  const restarted = writer();
   feed(restarted, 0, 9);
   assert.deepEqual(await restarted.flush(TP), { files: 1, rows: 10, commit: 10 });
 });
@@ -284,17 +270,16 @@ Deno.test("lake writer: an unknown schema version is a dead letter with its own 
 });
 
 Deno.test("lake writer: files from before the first-timestamp metadata are trusted by offset, not taken for a re-created topic", async () => {
-  const { store } = await setup();
+  const { store, writer } = await setup();
   const jsonl = createEncoder("jsonl");
   // An encoder that reads coverage the way an older file answers: no first timestamp.
   const older = Object.assign(Object.create(jsonl), {
     coverage: (bytes: Uint8Array) => ({ ...jsonl.coverage(bytes), firstTimestamp: NaN }),
   });
-  const tables = { records: "ticker", errors: "ticker_errors" };
-  const first = new LakeWriter(store, older, tables, LIMITS, silentLogger);
+  const first = writer(store, older);
   feed(first, 0, 4);
   await first.flush(TP);
-  const second = new LakeWriter(store, older, tables, LIMITS, silentLogger);
+  const second = writer(store, older);
   feed(second, 0, 9);
   assert.deepEqual(await second.flush(TP), { files: 1, rows: 5, commit: 10 });
   assert.ok([...(await lakeOffsets(store)).values()].every((n) => n === 1));

@@ -19,9 +19,6 @@ import type { CreateResult, FileMetadata, Store } from "./mod.ts";
 
 type S3StoreConfig = LoadedConfig["store"];
 
-/** Kept as the store's name for the mapping; the rules are shared by every AWS client. */
-export const s3Failure = awsFailure;
-
 export class S3Store implements Store {
   readonly describe: string;
   readonly #client: S3Client;
@@ -103,7 +100,7 @@ export class S3Store implements Store {
           await new Promise((r) => setTimeout(r, 500 * 2 ** conflicts));
           continue;
         }
-        throw s3Failure(`write ${this.#url(fullKey)}`, error);
+        throw awsFailure(`write ${this.#url(fullKey)}`, error);
       }
     }
   }
@@ -116,7 +113,7 @@ export class S3Store implements Store {
       );
       return head.Metadata;
     } catch (error) {
-      throw s3Failure(`read the metadata of ${this.#url(fullKey)}`, error);
+      throw awsFailure(`read the metadata of ${this.#url(fullKey)}`, error);
     }
   }
 
@@ -128,7 +125,7 @@ export class S3Store implements Store {
       );
       return await object.Body!.transformToByteArray();
     } catch (error) {
-      throw s3Failure(`read ${this.#url(fullKey)}`, error);
+      throw awsFailure(`read ${this.#url(fullKey)}`, error);
     }
   }
 
@@ -149,7 +146,7 @@ export class S3Store implements Store {
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
     } catch (error) {
-      throw s3Failure(`list ${this.#url(folder)}`, error);
+      throw awsFailure(`list ${this.#url(folder)}`, error);
     }
     return keys.sort();
   }

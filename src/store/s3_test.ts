@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { configSchema } from "../config/schema.ts";
 import { storeConformance } from "./conformance.ts";
-import { s3Failure, S3Store } from "./s3.ts";
+import { awsFailure } from "../errors.ts";
+import { S3Store } from "./s3.ts";
 
 function endpoint(): string {
   const url = Deno.env.get("CRYPTOPIPE_TEST_S3_ENDPOINT");
@@ -64,10 +65,10 @@ Deno.test("s3 store: AWS auth errors map to exit 4, others to exit 3", () => {
     const name of ["AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"]
   ) {
     const error = Object.assign(new Error("denied"), { name });
-    assert.equal(s3Failure("write s3://b/k", error).exitCode, 4, name);
+    assert.equal(awsFailure("write s3://b/k", error).exitCode, 4, name);
   }
   const slow = Object.assign(new Error("Please reduce your request rate."), { name: "SlowDown" });
-  const failure = s3Failure("write s3://b/k", slow);
+  const failure = awsFailure("write s3://b/k", slow);
   assert.equal(failure.exitCode, 3);
   assert.equal(
     failure.message,
