@@ -1,8 +1,9 @@
 /**
  * `deno task demo`: the whole pipeline on this machine, in about half a minute.
  * Starts the local Kafka (unless CRYPTOPIPE_BUS__BROKERS names a broker), produces a bounded
- * simulated stream, consumes it into the local lake until idle, catalogs the lake and prints
- * the latest price per symbol with DuckDB. Safe to run again: the lake and topic grow.
+ * simulated stream, consumes it into the local lake until idle, catalogs the lake, prints the
+ * latest price per symbol with DuckDB and draws the last minute of prices (in the terminal and
+ * as .cache/demo/prices.svg). Safe to run again: the lake and topic grow.
  */
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
@@ -10,6 +11,7 @@ import { REPO_ROOT, SetupError, startDemoBroker, stopDemoBroker } from "./local_
 
 const CONFIG = join("scripts", "demo.toml");
 const RECORDS = 2000;
+const CHART = join(".cache", "demo", "prices.svg");
 
 function step(n: number, total: number, text: string): void {
   console.error(`\n\x1b[1m[${n}/${total}] ${text}\x1b[0m`);
@@ -51,7 +53,7 @@ async function configuredBrokers(): Promise<{ brokers: string; from: string } | 
 
 async function main(): Promise<number> {
   const started = Date.now();
-  const total = 6;
+  const total = 7;
   const env: Record<string, string> = {};
   let startedBroker = false;
   step(1, total, "Kafka");
@@ -85,6 +87,18 @@ async function main(): Promise<number> {
     ], env);
     step(6, total, "query --named latest: the latest price per symbol");
     await cryptopipe(["--mode", "query", "--named", "latest"], env);
+    step(7, total, `query --format chart: the last minute of prices, also drawn to ${CHART}`);
+    await cryptopipe([
+      "--mode",
+      "query",
+      "--sql",
+      "SELECT event_time, symbol, price FROM ticker " +
+      "WHERE event_time >= (SELECT max(event_time) FROM ticker) - 60000",
+      "--format",
+      "chart",
+      "--chart",
+      CHART,
+    ], env);
   } finally {
     if (startedBroker) {
       await stopDemoBroker();
@@ -94,7 +108,7 @@ async function main(): Promise<number> {
   console.error(
     `\ndemo finished in ${
       ((Date.now() - started) / 1000).toFixed(1)
-    }s. Lake files: .cache/demo/lake/`,
+    }s. Lake files: .cache/demo/lake/; chart: ${CHART} (open it in a browser)`,
   );
   return 0;
 }

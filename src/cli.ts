@@ -28,11 +28,14 @@ const OPTIONS = {
   duration: { type: "string" },
   source: { type: "string", multiple: true },
   "until-idle": { type: "boolean" },
+  "dry-run": { type: "boolean" },
   sql: { type: "string" },
+  file: { type: "string", short: "f" },
   named: { type: "string" },
   param: { type: "string", multiple: true },
   format: { type: "string" },
   output: { type: "string", short: "o" },
+  chart: { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
 } as const;
@@ -41,8 +44,8 @@ const OPTIONS = {
 const MODE_FLAGS: Record<Mode, readonly string[]> = {
   produce: ["max-records", "duration", "source"],
   consume: ["until-idle"],
-  catalog: [],
-  query: ["sql", "named", "param", "format", "output"],
+  catalog: ["dry-run"],
+  query: ["sql", "file", "named", "param", "format", "output", "chart"],
 };
 
 export const HELP = `cryptopipe ${VERSION}: real-time crypto market data → Kafka → data lake → SQL
@@ -73,8 +76,13 @@ produce:
 consume:
       --until-idle        exit 0 once caught up (everything written and committed)
 
+catalog:
+      --dry-run           print what would change (tables, columns, properties, partitions)
+                          and change nothing; exits 3 like a real run on a breaking change
+
 query:
       --sql "SELECT ..."  run this SQL (tables: ticker, ticker_errors, or database.table)
+  -f, --file QUERY.sql    run the SQL in this file
       --named NAME        run a named query (the same text on DuckDB and Athena):
 ${
   Object.entries(NAMED_QUERIES).map(([n, q]) =>
@@ -83,8 +91,12 @@ ${
 }
       --param K=V         a named query's parameter (repeatable), checked by type:
 ${Object.entries(PARAMS).map(([n, p]) => `                            ${n}: ${p.doc}`).join("\n")}
-      --format F          table | csv | json (default [query] format = table)
+      --format F          table | csv | json | chart (default [query] format = table);
+                          chart draws prices over time in the terminal
   -o, --output FILE       write the result to FILE instead of stdout
+      --chart FILE        also draw prices over time into FILE (.svg or .html); the result
+                          needs a time column (event_time, ingest_time, or dt and hour)
+                          and a price column (close, price, price_usd or vwap)
 
 Config:
   Every key is documented in cryptopipe.example.toml. Any key can be overridden from the
@@ -95,9 +107,10 @@ Config:
 Examples:
   cryptopipe --mode produce --max-records 1000
   cryptopipe --mode consume --until-idle
-  cryptopipe --mode catalog
+  cryptopipe --mode catalog --dry-run
   cryptopipe --mode query --named latest
   cryptopipe --mode query --named hourly --param symbol=BTC-USD --param from=2026-11-01
+  cryptopipe --mode query --named hourly --format chart --chart hourly.svg
   cryptopipe --mode query --sql "SELECT symbol, count(*) FROM ticker GROUP BY 1" --format csv
 
 Exit codes:
@@ -215,8 +228,10 @@ export function parseCli(args: readonly string[]): Parsed {
     }
   }
   const format = values.format;
-  if (format !== undefined && !["table", "csv", "json"].includes(format)) {
-    throw new UsageError(`Invalid --format ${JSON.stringify(format)}; use table, csv or json`);
+  if (format !== undefined && !["table", "csv", "json", "chart"].includes(format)) {
+    throw new UsageError(
+      `Invalid --format ${JSON.stringify(format)}; use table, csv, json or chart`,
+    );
   }
   return {
     mode: mode as Mode | undefined,
@@ -230,11 +245,14 @@ export function parseCli(args: readonly string[]): Parsed {
       durationMs,
       sources: values.source,
       untilIdle: values["until-idle"] ?? false,
+      dryRun: values["dry-run"] ?? false,
       sql: values.sql,
+      sqlFile: values.file,
       named: values.named,
       params: values.param,
       format: format as ModeFlags["format"],
       output: values.output,
+      chart: values.chart,
     },
   };
 }

@@ -39,7 +39,10 @@ Deno.test("cli: usage errors", () => {
     () => parseCli(["--mode", "produce", "--max-records", "0"]),
     /expected a whole number >= 1/,
   );
-  assert.throws(() => parseCli(["--mode", "query", "--format", "xml"]), /use table, csv or json/);
+  assert.throws(
+    () => parseCli(["--mode", "query", "--format", "xml"]),
+    /use table, csv, json or chart/,
+  );
   assert.throws(() => parseCli(["--log-level", "loud"]), /Invalid --log-level "loud"/);
 });
 

@@ -145,6 +145,36 @@ const badInputs: Array<
     args: ["--mode", "query", "--named", "latest", "--param", "symbol=' OR '1'='1"],
     error: /Invalid --param symbol="' OR '1'='1": expected a symbol such as BTC-USD/,
   },
+  {
+    name: "both --sql and --file",
+    toml: "",
+    args: ["--mode", "query", "--sql", "SELECT 1", "--file", "q.sql"],
+    error: /Give exactly one of --sql "\.\.\.", --file QUERY\.sql or --named NAME/,
+  },
+  {
+    name: "missing --file",
+    toml: "",
+    args: ["--mode", "query", "--file", "/nonexistent/q.sql"],
+    error: /Cannot read --file \/nonexistent\/q\.sql/,
+  },
+  {
+    name: "chart file of an unknown kind",
+    toml: "",
+    args: ["--mode", "query", "--named", "latest", "--chart", "prices.png"],
+    error: /Invalid --chart "prices\.png": the file name must end in \.svg or \.html/,
+  },
+  {
+    name: "bad --format",
+    toml: "",
+    args: ["--mode", "query", "--named", "latest", "--format", "xml"],
+    error: /Invalid --format "xml"; use table, csv, json or chart/,
+  },
+  {
+    name: "--dry-run outside catalog",
+    toml: "",
+    args: ["--mode", "consume", "--dry-run"],
+    error: /--dry-run applies to --mode catalog only/,
+  },
 ];
 
 for (const input of badInputs) {
@@ -254,4 +284,36 @@ Deno.test("cli: an S3 store needs a bucket, and http endpoints only on loopback"
     assert.equal(result.code, 2, result.stderr);
     assertOneLineError(result.stderr, error);
   }
+});
+
+Deno.test("cli: catalog --dry-run prints the plan and changes nothing; a breaking difference exits 3 in a dry run as in a real one", async () => {
+  const { config, lake } = await workspace('[store]\npath = "{lake}"');
+  const manifest = join(lake, "_catalog", "cryptopipe", "ticker.json");
+  const planned = await cli(["--mode", "catalog", "--config", config, "--dry-run"]);
+  assert.equal(planned.code, 0, planned.stderr);
+  assert.match(planned.stdout, /^cryptopipe\.ticker: would be created\n {2}\+ table /);
+  assert.match(planned.stdout, /\+ column price float64/);
+  await assert.rejects(() => Deno.stat(manifest), Deno.errors.NotFound);
+
+  assert.equal((await cli(["--mode", "catalog", "--config", config])).code, 0);
+  const table = JSON.parse(await Deno.readTextFile(manifest));
+  table.columns.find((c: { name: string }) => c.name === "price").type = "string";
+  await Deno.writeTextFile(manifest, JSON.stringify(table));
+  for (const extra of [["--dry-run"], []]) {
+    const result = await cli(["--mode", "catalog", "--config", config, ...extra]);
+    assert.equal(result.code, 3, result.stderr);
+    assertOneLineError(
+      result.stderr,
+      extra.length > 0
+        ? /--dry-run: cryptopipe\.ticker would be refused \(the problems are listed above\)/
+        : /price string in the local catalog, price float64 in the code/,
+    );
+  }
+  const dry = await cli(["--mode", "catalog", "--config", config, "--dry-run"]);
+  assert.match(
+    dry.stdout,
+    /cryptopipe\.ticker: would be REFUSED .*\n {2}~ column \d+: price string → price float64/,
+  );
+  const kept = JSON.parse(await Deno.readTextFile(manifest));
+  assert.equal(kept.columns.find((c: { name: string }) => c.name === "price").type, "string");
 });

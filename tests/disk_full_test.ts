@@ -145,6 +145,9 @@ class EnospcStoreWrapper implements Store {
   list(prefix: string) {
     return this.inner.list(prefix);
   }
+  folders(prefix: string) {
+    return this.inner.folders(prefix);
+  }
 }
 
 Deno.test("disk full (ENOSPC-injecting store wrapper, in-process): the run fails with the store's error, commits only durable files, and the next run completes the lake", async () => {

@@ -10,6 +10,7 @@
  */
 import {
   AlreadyExistsException,
+  BatchCreatePartitionCommand,
   type Column as GlueColumn,
   CreateDatabaseCommand,
   CreateTableCommand,
@@ -17,6 +18,7 @@ import {
   GetTableCommand,
   GetTablesCommand,
   GlueClient,
+  type PartitionError,
   type Table,
   type TableInput,
   UpdateTableCommand,
@@ -24,7 +26,19 @@ import {
 import type { LoadedConfig } from "../config/mod.ts";
 import { awsFailure, RuntimeFailure } from "../errors.ts";
 import type { Column, ColumnType } from "../record/mod.ts";
-import { type Catalog, PARTITION_KEYS, type RegisterResult, type TableDefinition } from "./mod.ts";
+import type { TimePartition } from "../store/mod.ts";
+import {
+  type Catalog,
+  PARTITION_KEYS,
+  type PartitionMode,
+  type PartitionResult,
+  type RegisterResult,
+  type TableDefinition,
+} from "./mod.ts";
+import { planTable, problemSummary, type TablePlan, type TableShape } from "./plan.ts";
+
+/** BatchCreatePartition takes at most 100 partitions per call. */
+export const BATCH_CREATE_LIMIT = 100;
 
 export const GLUE_TYPES: Record<ColumnType, string> = {
   string: "string",
@@ -57,7 +71,7 @@ type LakeStoreConfig = LoadedConfig["store"];
 export function glueTableInput(
   table: TableDefinition,
   lakeRoot: string,
-  projectionStart: string,
+  options: { projectionStart: string; partitions: PartitionMode },
 ): TableInput {
   const format = FORMATS[table.format];
   const location = `${lakeRoot}${table.location}/`;
@@ -69,16 +83,7 @@ export function glueTableInput(
       EXTERNAL: "TRUE",
       classification: format.classification,
       "cryptopipe.schema": table.schemaId,
-      "projection.enabled": "true",
-      "projection.dt.type": "date",
-      "projection.dt.format": "yyyy-MM-dd",
-      "projection.dt.range": `${projectionStart},NOW`,
-      "projection.dt.interval": "1",
-      "projection.dt.interval.unit": "DAYS",
-      "projection.hour.type": "integer",
-      "projection.hour.range": "0,23",
-      "projection.hour.digits": "2",
-      "storage.location.template": `${location}dt=\${dt}/hour=\${hour}/`,
+      ...(options.partitions === "projection" ? projection(location, options.projectionStart) : {}),
     },
     PartitionKeys: PARTITION_KEYS.map((key) => ({
       Name: key.name,
@@ -98,72 +103,61 @@ export function glueTableInput(
   };
 }
 
+/**
+ * Partition projection (lake-and-delivery.md §7.1): Athena computes the dt/hour folders from
+ * these properties, so no partition is ever registered and consume needs no Glue permission.
+ */
+function projection(location: string, start: string): Record<string, string> {
+  return {
+    "projection.enabled": "true",
+    "projection.dt.type": "date",
+    "projection.dt.format": "yyyy-MM-dd",
+    "projection.dt.range": `${start},NOW`,
+    "projection.dt.interval": "1",
+    "projection.dt.interval.unit": "DAYS",
+    "projection.hour.type": "integer",
+    "projection.hour.range": "0,23",
+    "projection.hour.digits": "2",
+    "storage.location.template": `${location}dt=\${dt}/hour=\${hour}/`,
+  };
+}
+
 function glueColumn(column: Column): GlueColumn {
   return { Name: column.name, Type: GLUE_TYPES[column.type], Comment: column.doc };
 }
 
-/**
- * How the code's table differs from Glue's: "same", "safe" (only new nullable columns appended
- * at the end, or only table properties changed) or a list of breaking differences. `columns`
- * are the code's, for nullability, which Glue does not record.
- */
-export function schemaChange(
-  existing: Table,
-  wanted: TableInput,
-  columns: readonly Column[],
-): { kind: "same" | "safe" } | { kind: "breaking"; problems: string[] } {
-  const have = existing.StorageDescriptor?.Columns ?? [];
-  const want = wanted.StorageDescriptor?.Columns ?? [];
-  const problems: string[] = [];
-  const required = columns.slice(have.length).filter((c) => !c.nullable).map((c) => c.name);
-  if (required.length > 0) {
-    problems.push(`new columns ${required.join(", ")} are not nullable (old files lack them)`);
-  }
-  for (let i = 0; i < have.length; i++) {
-    const mine = want[i];
-    if (!mine) problems.push(`column ${have[i].Name} is in Glue but no longer in the code`);
-    else if (mine.Name !== have[i].Name || mine.Type !== have[i].Type) {
-      problems.push(
-        `column ${i + 1} is ${have[i].Name} ${
-          have[i].Type
-        } in Glue, ${mine.Name} ${mine.Type} in the code`,
-      );
-    }
-  }
-  const haveKeys = (existing.PartitionKeys ?? []).map((k) => `${k.Name} ${k.Type}`).join(", ");
-  const wantKeys = (wanted.PartitionKeys ?? []).map((k) => `${k.Name} ${k.Type}`).join(", ");
-  if (haveKeys !== wantKeys) {
-    problems.push(`partition keys are (${haveKeys}) in Glue, (${wantKeys}) in the code`);
-  }
-  const haveClass = existing.Parameters?.classification;
-  const wantClass = wanted.Parameters?.classification;
-  if (haveClass !== wantClass) {
-    problems.push(`format is ${haveClass} in Glue, ${wantClass} in the code`);
-  }
-  if (problems.length > 0) return { kind: "breaking", problems };
-  const sameColumns = have.length === want.length &&
-    have.every((c, i) => c.Comment === want[i].Comment);
-  const sameRest = JSON.stringify(existing.Parameters ?? {}) ===
-      JSON.stringify(wanted.Parameters ?? {}) &&
-    existing.StorageDescriptor?.Location === wanted.StorageDescriptor?.Location &&
-    existing.Description === wanted.Description;
-  return { kind: sameColumns && sameRest ? "same" : "safe" };
+/** A Glue table (as read, or as the code wants it) in the catalogs' common shape. */
+export function glueShape(table: Table | TableInput, code?: readonly Column[]): TableShape {
+  return {
+    columns: (table.StorageDescriptor?.Columns ?? []).map((c, i) => ({
+      name: c.Name ?? "",
+      type: c.Type ?? "",
+      comment: c.Comment,
+      nullable: code?.[i]?.nullable,
+    })),
+    partitionKeys: (table.PartitionKeys ?? []).map((k) => `${k.Name} ${k.Type}`),
+    format: table.Parameters?.classification ?? "",
+    location: table.StorageDescriptor?.Location ?? "",
+    description: table.Description ?? "",
+    properties: table.Parameters ?? {},
+  };
 }
 
 export class GlueCatalog implements Catalog {
   readonly describe: string;
-  readonly #client: GlueClient;
+  /** Public so tests can observe requests with SDK middleware. */
+  readonly client: GlueClient;
   readonly #database: string;
   readonly #lakeRoot: string;
-  readonly #projectionStart: string;
+  readonly #options: { projectionStart: string; partitions: PartitionMode };
   #databaseReady = false;
 
   constructor(catalog: GlueCatalogConfig, store: LakeStoreConfig) {
     this.#database = catalog.database;
-    this.#projectionStart = catalog.projection_start;
+    this.#options = { projectionStart: catalog.projection_start, partitions: catalog.partitions };
     this.#lakeRoot = `s3://${store.bucket}/${store.prefix ? `${store.prefix}/` : ""}`;
     this.describe = `AWS Glue database ${catalog.database}`;
-    this.#client = new GlueClient({
+    this.client = new GlueClient({
       ...(catalog.region ? { region: catalog.region } : {}),
       ...(catalog.endpoint ? { endpoint: catalog.endpoint } : {}),
     });
@@ -172,7 +166,7 @@ export class GlueCatalog implements Catalog {
   async #ensureDatabase(): Promise<void> {
     if (this.#databaseReady) return;
     try {
-      await this.#client.send(
+      await this.client.send(
         new CreateDatabaseCommand({
           DatabaseInput: {
             Name: this.#database,
@@ -188,13 +182,15 @@ export class GlueCatalog implements Catalog {
     this.#databaseReady = true;
   }
 
-  async register(table: TableDefinition): Promise<RegisterResult> {
-    await this.#ensureDatabase();
-    const input = glueTableInput(table, this.#lakeRoot, this.#projectionStart);
+  /** The table as Glue has it, the table as the code wants it, and what would change. */
+  async #plan(table: TableDefinition) {
+    // Read-only: a missing database reads as a missing table (EntityNotFound), so a dry run
+    // needs only read permissions and creates nothing.
+    const input = glueTableInput(table, this.#lakeRoot, this.#options);
     const name = `${this.#database}.${table.name}`;
     let existing: Table | undefined;
     try {
-      existing = (await this.#client.send(
+      existing = (await this.client.send(
         new GetTableCommand({ DatabaseName: this.#database, Name: table.name }),
       )).Table;
     } catch (error) {
@@ -202,50 +198,117 @@ export class GlueCatalog implements Catalog {
         throw awsFailure(`read Glue table ${name}`, error);
       }
     }
+    const wanted = glueShape(input, table.columns);
+    const plan = planTable(name, existing && glueShape(existing), wanted, "Glue");
+    return { plan, input, existing };
+  }
+
+  async plan(table: TableDefinition): Promise<TablePlan> {
+    return (await this.#plan(table)).plan;
+  }
+
+  async register(table: TableDefinition, raced = false): Promise<RegisterResult> {
+    await this.#ensureDatabase();
+    const { plan, input, existing } = await this.#plan(table);
+    if (plan.action === "refuse") {
+      throw new RuntimeFailure(
+        `Glue table ${plan.table} does not match this build's schema (${table.schemaId}): ${
+          problemSummary(plan)
+        }. Only new nullable columns at the end are applied; for a breaking change use a new table (store.table) or drop the old one.`,
+      );
+    }
+    if (plan.action === "unchanged") return "unchanged";
     try {
-      if (!existing) {
-        await this.#client.send(
+      if (plan.action === "create") {
+        await this.client.send(
           new CreateTableCommand({ DatabaseName: this.#database, TableInput: input }),
         );
         return "created";
       }
-      const change = schemaChange(existing, input, table.columns);
-      if (change.kind === "breaking") {
-        throw new RuntimeFailure(
-          `Glue table ${name} does not match this build's schema (${table.schemaId}): ${
-            change.problems.join("; ")
-          }. Only new nullable columns at the end are applied; for a breaking change use a new table (store.table) or drop the old one.`,
-        );
-      }
-      if (change.kind === "same") return "unchanged";
       // UpdateTable replaces the whole TableInput; VersionId guards against a concurrent edit.
-      await this.#client.send(
+      await this.client.send(
         new UpdateTableCommand({
           DatabaseName: this.#database,
           TableInput: input,
-          VersionId: existing.VersionId,
+          VersionId: existing?.VersionId,
         }),
       );
       return "updated";
     } catch (error) {
-      if (error instanceof RuntimeFailure) throw error;
-      throw awsFailure(`register Glue table ${name}`, error);
+      // Another catalog run created the table between our read and our create: compare again.
+      if (error instanceof AlreadyExistsException && !raced) return this.register(table, true);
+      throw awsFailure(`register Glue table ${plan.table}`, error);
     }
   }
 
+  /**
+   * catalog.partitions = "register": add the given dt/hour partitions with
+   * BatchCreatePartition, 100 per call (Glue's limit). A partition that already exists counts
+   * as registered, so a run on a timer only adds the new hours.
+   */
+  async registerPartitions(
+    table: TableDefinition,
+    partitions: readonly TimePartition[],
+  ): Promise<PartitionResult> {
+    const input = glueTableInput(table, this.#lakeRoot, this.#options);
+    const name = `${this.#database}.${table.name}`;
+    const result = { created: 0, existing: 0 };
+    const failed: string[] = [];
+    for (let i = 0; i < partitions.length; i += BATCH_CREATE_LIMIT) {
+      const chunk = partitions.slice(i, i + BATCH_CREATE_LIMIT);
+      let errors: PartitionError[];
+      try {
+        ({ Errors: errors = [] } = await this.client.send(
+          new BatchCreatePartitionCommand({
+            DatabaseName: this.#database,
+            TableName: table.name,
+            PartitionInputList: chunk.map((part) => ({
+              Values: [part.dt, part.hour],
+              StorageDescriptor: {
+                ...input.StorageDescriptor,
+                Location: `${input.StorageDescriptor!.Location}dt=${part.dt}/hour=${part.hour}/`,
+              },
+            })),
+          }),
+        ));
+      } catch (error) {
+        throw awsFailure(`register partitions of Glue table ${name}`, error);
+      }
+      for (const error of errors) {
+        if (error.ErrorDetail?.ErrorCode === "AlreadyExistsException") result.existing++;
+        else {
+          failed.push(
+            `dt=${error.PartitionValues?.[0]}/hour=${
+              error.PartitionValues?.[1]
+            }: ${error.ErrorDetail?.ErrorCode} ${error.ErrorDetail?.ErrorMessage ?? ""}`.trim(),
+          );
+        }
+      }
+      result.created += chunk.length - errors.length;
+    }
+    if (failed.length > 0) {
+      throw new RuntimeFailure(
+        `Glue refused ${failed.length} partition(s) of ${name}: ${failed.slice(0, 3).join("; ")}${
+          failed.length > 3 ? "; ..." : ""
+        }`,
+      );
+    }
+    return result;
+  }
+
   async tables(): Promise<TableDefinition[]> {
-    await this.#ensureDatabase();
     const result: TableDefinition[] = [];
     let token: string | undefined;
     try {
       do {
-        const page = await this.#client.send(
+        const page = await this.client.send(
           new GetTablesCommand({ DatabaseName: this.#database, NextToken: token }),
         );
         for (const table of page.TableList ?? []) result.push(this.#definition(table));
         token = page.NextToken;
       } while (token);
     } catch (error) {
+      if (error instanceof EntityNotFoundException) return [];
       throw awsFailure(`list Glue tables of ${this.#database}`, error);
     }
     return result.sort((a, b) => a.name.localeCompare(b.name));

@@ -1,11 +1,29 @@
 /**
  * The local catalog: one JSON manifest per table in <lake>/_catalog/<database>/, which the
  * DuckDB engine turns into views. Manifests are replaced atomically (write + rename), since
- * unlike lake files they are meant to change.
+ * unlike lake files they are meant to change. Changes follow Glue's rule (plan.ts): a
+ * breaking one is refused here too, so a schema problem shows up locally first.
  */
 import { join } from "node:path";
 import { RuntimeFailure } from "../errors.ts";
 import type { Catalog, RegisterResult, TableDefinition } from "./mod.ts";
+import { planTable, problemSummary, type TablePlan, type TableShape } from "./plan.ts";
+
+function localShape(table: TableDefinition): TableShape {
+  return {
+    columns: table.columns.map((c) => ({
+      name: c.name,
+      type: c.type,
+      comment: c.doc,
+      nullable: c.nullable,
+    })),
+    partitionKeys: table.partitionKeys.map((k) => `${k.name} string`),
+    format: table.format,
+    location: table.location,
+    description: table.description,
+    properties: { schema: table.schemaId },
+  };
+}
 
 export const CATALOG_DIR = "_catalog";
 
@@ -18,25 +36,49 @@ export class LocalCatalog implements Catalog {
     this.describe = `local catalog ${this.dir}`;
   }
 
-  async register(table: TableDefinition): Promise<RegisterResult> {
-    const path = join(this.dir, `${table.name}.json`);
-    const text = JSON.stringify(table, null, 2) + "\n";
-    let previous: string | undefined;
+  async #read(path: string): Promise<TableDefinition | undefined> {
     try {
-      previous = await Deno.readTextFile(path);
+      return JSON.parse(await Deno.readTextFile(path));
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw this.#failure(path, error);
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw this.#failure(path, error);
     }
-    if (previous === text) return "unchanged";
+  }
+
+  #path(table: TableDefinition): string {
+    return join(this.dir, `${table.name}.json`);
+  }
+
+  async plan(table: TableDefinition): Promise<TablePlan> {
+    const previous = await this.#read(this.#path(table));
+    return planTable(
+      `${this.database}.${table.name}`,
+      previous && localShape(previous),
+      localShape(table),
+      "the local catalog",
+    );
+  }
+
+  async register(table: TableDefinition): Promise<RegisterResult> {
+    const plan = await this.plan(table);
+    if (plan.action === "refuse") {
+      throw new RuntimeFailure(
+        `Local table ${plan.table} (${this.dir}) does not match this build's schema (${table.schemaId}): ${
+          problemSummary(plan)
+        }. Only new nullable columns at the end are applied; for a breaking change use a new table (store.table) or a new lake folder.`,
+      );
+    }
+    if (plan.action === "unchanged") return "unchanged";
+    const path = this.#path(table);
     try {
       await Deno.mkdir(this.dir, { recursive: true });
       const tmp = `${path}.${crypto.randomUUID()}.tmp`;
-      await Deno.writeTextFile(tmp, text);
+      await Deno.writeTextFile(tmp, JSON.stringify(table, null, 2) + "\n");
       await Deno.rename(tmp, path);
     } catch (error) {
       throw this.#failure(path, error);
     }
-    return previous === undefined ? "created" : "updated";
+    return plan.action === "create" ? "created" : "updated";
   }
 
   async tables(): Promise<TableDefinition[]> {

@@ -7,6 +7,10 @@ import { type Column, ERROR_COLUMNS, LAKE_COLUMNS, TICKER_SCHEMA_ID } from "../r
 import { GlueCatalog } from "./glue.ts";
 import { LocalCatalog } from "./local.ts";
 import { UsageError } from "../errors.ts";
+import type { Store, TimePartition } from "../store/mod.ts";
+import type { TablePlan } from "./plan.ts";
+
+export { formatPlans, problemSummary, type TablePlan } from "./plan.ts";
 
 export interface TableDefinition {
   readonly database: string;
@@ -22,9 +26,26 @@ export interface TableDefinition {
 
 export type RegisterResult = "created" | "updated" | "unchanged";
 
+/** projection: engines compute partitions (Athena). register: each one is added to Glue. */
+export type PartitionMode = "projection" | "register";
+
+export interface PartitionResult {
+  readonly created: number;
+  /** Already registered before this run (counted as success). */
+  readonly existing: number;
+}
+
 export interface Catalog {
   readonly describe: string;
+  /** What register() would do, changing nothing (`--dry-run`). */
+  plan(table: TableDefinition): Promise<TablePlan>;
+  /** Create or safely update the table; a breaking change is refused (exit 3). */
   register(table: TableDefinition): Promise<RegisterResult>;
+  /** Only catalogs that keep partitions (Glue with catalog.partitions = "register"). */
+  registerPartitions?(
+    table: TableDefinition,
+    partitions: readonly TimePartition[],
+  ): Promise<PartitionResult>;
   tables(): Promise<TableDefinition[]>;
 }
 
@@ -60,6 +81,23 @@ export function lakeTables(
       columns: ERROR_COLUMNS,
     },
   ];
+}
+
+/** The dt/hour partitions a table has in the lake, found by listing folders (not files). */
+export async function lakePartitions(
+  store: Store,
+  table: TableDefinition,
+): Promise<TimePartition[]> {
+  const partitions: TimePartition[] = [];
+  for (const day of await store.folders(table.location)) {
+    const dt = /^dt=(\d{4}-\d{2}-\d{2})$/.exec(day)?.[1];
+    if (!dt) continue;
+    for (const hourFolder of await store.folders(`${table.location}/${day}`)) {
+      const hour = /^hour=([01]\d|2[0-3])$/.exec(hourFolder)?.[1];
+      if (hour) partitions.push({ dt, hour });
+    }
+  }
+  return partitions;
 }
 
 export function createCatalog(config: Pick<LoadedConfig, "catalog" | "store">): Catalog {

@@ -193,6 +193,12 @@ export const configSchema = z.strictObject({
     region: awsRegion.optional(),
     /** type = "glue": for Glue-compatible emulators in tests. */
     endpoint: awsEndpoint.optional(),
+    /**
+     * type = "glue": projection (Athena computes partitions; nothing to register) or register
+     * (each run adds the lake's dt/hour folders with BatchCreatePartition, for engines
+     * without partition projection such as Spark on EMR or Redshift Spectrum).
+     */
+    partitions: z.enum(["projection", "register"]).default("projection"),
     /** type = "glue": the first day partition projection offers (dt); queries before it see nothing. */
     projection_start: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "must be YYYY-MM-DD").default(
       "2025-01-01",
@@ -202,7 +208,8 @@ export const configSchema = z.strictObject({
   query: z.strictObject({
     /** duckdb: the local lake. athena: the S3 lake through the Glue catalog. */
     engine: z.enum(["duckdb", "athena"]).default("duckdb"),
-    format: z.enum(["table", "csv", "json"]).default("table"),
+    /** chart: prices over time drawn in the terminal (needs a time and a price column). */
+    format: z.enum(["table", "csv", "json", "chart"]).default("table"),
     /** Rows printed at most; more are counted and reported. */
     max_rows: positiveInt(10_000_000).default(10_000),
     /** engine = "athena": a dedicated workgroup (its settings may enforce the output location). */

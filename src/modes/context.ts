@@ -7,12 +7,18 @@ export interface ModeFlags {
   readonly durationMs?: number;
   readonly sources?: readonly string[];
   readonly untilIdle?: boolean;
+  /** catalog: print what would change, change nothing. */
+  readonly dryRun?: boolean;
   readonly sql?: string;
+  /** query: read the SQL from this file. */
+  readonly sqlFile?: string;
   readonly named?: string;
   /** `--param name=value` for a named query. */
   readonly params?: readonly string[];
-  readonly format?: "table" | "csv" | "json";
+  readonly format?: "table" | "csv" | "json" | "chart";
   readonly output?: string;
+  /** query: also draw the result's prices over time into this SVG or HTML file. */
+  readonly chart?: string;
 }
 
 export interface ModeContext {

@@ -1,29 +1,42 @@
-/** query: SQL (or a named query) over the catalogued lake, printed as a table, csv or json. */
+/**
+ * query: SQL (or a named query) over the catalogued lake, printed as a table, csv, json or a
+ * terminal chart, and optionally drawn as a price-over-time SVG/HTML chart (--chart FILE).
+ */
 import { createCatalog } from "../catalog/mod.ts";
 import { RuntimeFailure, UsageError } from "../errors.ts";
 import {
+  chartSeries,
   createQueryEngine,
   formatResult,
   NAMED_QUERIES,
   namedQueryParams,
   namedQuerySql,
   type QueryResult,
+  renderSvg,
 } from "../query/mod.ts";
 import type { ModeContext } from "./context.ts";
 
 export async function query(ctx: ModeContext): Promise<QueryResult> {
   const { config, flags, logger } = ctx;
-  if ((flags.sql === undefined) === (flags.named === undefined)) {
+  const given = [flags.sql, flags.sqlFile, flags.named].filter((f) => f !== undefined);
+  if (given.length !== 1) {
     throw new UsageError(
-      `Give exactly one of --sql "..." or --named NAME (named queries: ${
+      `Give exactly one of --sql "...", --file QUERY.sql or --named NAME (named queries: ${
         Object.keys(NAMED_QUERIES).join(", ")
       })`,
     );
   }
-  let sql = flags.sql;
+  let sql = flags.sql ?? (flags.sqlFile !== undefined ? await readSql(flags.sqlFile) : undefined);
+  // One statement; a trailing `;` (usual in .sql files) is dropped, as Trino's parser refuses it.
+  sql = sql?.trim().replace(/;+$/, "").trimEnd();
   let params: string[] = [];
   if (flags.params?.length && flags.named === undefined) {
-    throw new UsageError("--param goes with --named; --sql takes no parameters");
+    throw new UsageError("--param goes with --named; --sql and --file take no parameters");
+  }
+  if (flags.chart !== undefined && !/\.(svg|html?)$/i.test(flags.chart)) {
+    throw new UsageError(
+      `Invalid --chart ${JSON.stringify(flags.chart)}: the file name must end in .svg or .html`,
+    );
   }
   if (flags.named !== undefined) {
     sql = namedQuerySql(flags.named, config.store.table);
@@ -50,20 +63,52 @@ export async function query(ctx: ModeContext): Promise<QueryResult> {
   }
   const text = formatResult(result, flags.format ?? config.query.format);
   if (flags.output) {
-    try {
-      await Deno.writeTextFile(flags.output, text);
-    } catch (error) {
-      throw new RuntimeFailure(
-        `Cannot write ${flags.output} (--output): ${(error as Error).message}`,
-        { cause: error },
-      );
-    }
+    await writeFile(flags.output, text, "--output");
     logger.info("query result written", { output: flags.output, rows: result.rows.length });
   } else {
     await ctx.write(text);
+  }
+  if (flags.chart !== undefined) {
+    const title = flags.named !== undefined ? `cryptopipe: ${flags.named}` : "cryptopipe query";
+    const svg = renderSvg(chartSeries(result), { title });
+    await writeFile(
+      flags.chart,
+      /\.html?$/i.test(flags.chart) ? chartPage(title, svg) : svg,
+      "--chart",
+    );
+    logger.info("chart written", { chart: flags.chart });
   }
   if (result.truncated) {
     logger.warn(`output truncated to query.max_rows = ${config.query.max_rows} rows`);
   }
   return result;
+}
+
+async function readSql(path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    throw new UsageError(`Cannot read --file ${path}: ${(error as Error).message}`);
+  }
+}
+
+async function writeFile(path: string, text: string, flag: string): Promise<void> {
+  try {
+    await Deno.writeTextFile(path, text);
+  } catch (error) {
+    throw new RuntimeFailure(`Cannot write ${path} (${flag}): ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+/** A standalone page around the SVG, for people who open charts in a browser. */
+function chartPage(title: string, svg: string): string {
+  const escaped = title.replace(/[&<>]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;" })[c]!);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escaped}</title></head>
+<body style="margin:2em;font-family:sans-serif">
+${svg}
+</body></html>
+`;
 }

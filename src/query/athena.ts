@@ -16,7 +16,7 @@ import {
   StopQueryExecutionCommand,
 } from "@aws-sdk/client-athena";
 import type { LoadedConfig } from "../config/mod.ts";
-import { awsFailure, RuntimeFailure } from "../errors.ts";
+import { awsFailure, RuntimeFailure, UsageError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { QueryEngine, QueryResult } from "./mod.ts";
 import { sqlLiteral } from "./named.ts";
@@ -54,6 +54,12 @@ export function athenaValue(text: string | undefined, type: string | undefined):
     default:
       return text;
   }
+}
+
+function isThrottling(error: unknown): boolean {
+  const e = error as { name?: string; $retryable?: { throttling?: boolean } };
+  return e?.$retryable?.throttling === true ||
+    /Throttl|TooManyRequests/.test(e?.name ?? "");
 }
 
 export interface AthenaOptions {
@@ -141,14 +147,24 @@ export class AthenaEngine implements QueryEngine {
           }),
         )).QueryExecution;
       } catch (error) {
-        throw awsFailure(`read the state of Athena query ${id}`, error);
+        // Throttled polls (the SDK's own retries spent) wait and poll again, within the
+        // deadline; any other failure must not leave a query running (and billing) unseen.
+        if (!isThrottling(error)) {
+          await this.#stop(id);
+          throw awsFailure(`read the state of Athena query ${id}`, error);
+        }
+        this.#logger.debug("athena status poll throttled; backing off", { id });
       }
       const state = execution?.Status?.State;
       if (state === "SUCCEEDED") return execution!;
       if (state === "FAILED" || state === "CANCELLED") {
-        const reason = execution?.Status?.AthenaError?.ErrorMessage ??
-          execution?.Status?.StateChangeReason ?? "no reason given";
-        throw new RuntimeFailure(`Athena query ${id} ${state}: ${reason}`);
+        const reason = (execution?.Status?.AthenaError?.ErrorMessage ??
+          execution?.Status?.StateChangeReason ?? "no reason given").replace(/\s*\n\s*/g, " ");
+        const message = `Athena query ${id} ${state}: ${reason}`;
+        // Category 2 is the user's query (syntax, unknown column): exit 2, as on DuckDB.
+        throw execution?.Status?.AthenaError?.ErrorCategory === 2
+          ? new UsageError(message)
+          : new RuntimeFailure(message);
       }
       const why = this.#options.signal?.aborted
         ? "interrupted"
@@ -181,6 +197,9 @@ export class AthenaEngine implements QueryEngine {
     let first = true;
     try {
       do {
+        if (this.#options.signal?.aborted) {
+          throw new RuntimeFailure(`interrupted while reading the results of Athena query ${id}`);
+        }
         const page = await this.client.send(
           new GetQueryResultsCommand({ QueryExecutionId: id, NextToken: token, MaxResults: 1000 }),
         );
@@ -200,6 +219,7 @@ export class AthenaEngine implements QueryEngine {
         token = truncated ? undefined : page.NextToken;
       } while (token);
     } catch (error) {
+      if (error instanceof RuntimeFailure) throw error;
       throw awsFailure(`read the results of Athena query ${id}`, error);
     }
     return { columns: columns.map((c) => c.Name ?? ""), rows, truncated };

@@ -4,9 +4,10 @@
  * (fail a query, page results) is stubbed with SDK middleware, named as such in the tests.
  */
 import assert from "node:assert/strict";
-import { GetQueryExecutionCommand } from "@aws-sdk/client-athena";
+import { CreateWorkGroupCommand, GetQueryExecutionCommand } from "@aws-sdk/client-athena";
 import { configSchema } from "../config/schema.ts";
-import { silentLogger } from "../log.ts";
+import { CryptopipeError, EXIT } from "../errors.ts";
+import { type Logger, silentLogger } from "../log.ts";
 import { athenaCostUsd, AthenaEngine, athenaValue } from "./athena.ts";
 
 function endpoint(): string {
@@ -15,7 +16,11 @@ function endpoint(): string {
   return url;
 }
 
-function engine(query: Record<string, unknown> = {}, signal?: AbortSignal): AthenaEngine {
+function engine(
+  query: Record<string, unknown> = {},
+  signal?: AbortSignal,
+  logger: Logger = silentLogger,
+): AthenaEngine {
   const config = configSchema.parse({
     query: {
       engine: "athena",
@@ -25,7 +30,7 @@ function engine(query: Record<string, unknown> = {}, signal?: AbortSignal): Athe
       ...query,
     },
   });
-  return new AthenaEngine(config.query, "cryptopipe", silentLogger, { pollMs: [20, 50], signal });
+  return new AthenaEngine(config.query, "cryptopipe", logger, { pollMs: [20, 50], signal });
 }
 
 async function moto(path: string, body: unknown): Promise<void> {
@@ -66,11 +71,13 @@ Deno.test("athena (moto): a SELECT's rows come back typed, the header row droppe
   }
 });
 
-Deno.test("athena (moto): an empty result is empty, not an error", async () => {
+Deno.test("athena (moto): an empty result (Athena sends the header row only) is empty, not an error", async () => {
+  await queueResult([cells("symbol")], [["symbol", "varchar"]]);
   const athena = engine();
   try {
     const result = await athena.run("SELECT symbol FROM ticker WHERE false");
     assert.deepEqual(result.rows, []);
+    assert.deepEqual(result.columns, ["symbol"]);
   } finally {
     athena.close();
   }
@@ -114,7 +121,15 @@ Deno.test("athena (moto): Ctrl-C stops the query in Athena", async () => {
   });
   const athena = engine({}, stop.signal);
   try {
-    await assert.rejects(() => athena.run("SELECT 1"), /stopped: interrupted/);
+    let stoppedId = "";
+    await assert.rejects(() => athena.run("SELECT 1"), (error: Error) => {
+      stoppedId = /^Athena query (\S+) stopped: interrupted$/.exec(error.message)?.[1] ?? "";
+      return stoppedId !== "";
+    });
+    const after = await athena.client.send(
+      new GetQueryExecutionCommand({ QueryExecutionId: stoppedId }),
+    );
+    assert.equal(after.QueryExecution?.Status?.State, "CANCELLED", "stopped in Athena too");
   } finally {
     await moto("/moto-api/state-manager/unset-transition", { model_name: "athena::execution" });
     athena.close();
@@ -133,7 +148,8 @@ Deno.test("athena (SDK middleware stub: moto cannot fail a query): a failed quer
               Status: {
                 State: "FAILED",
                 AthenaError: {
-                  ErrorMessage: "COLUMN_NOT_FOUND: line 1:8: Column 'nope' cannot be resolved",
+                  ErrorCategory: 2, // the user's query
+                  ErrorMessage: "COLUMN_NOT_FOUND: line 1:8: Column 'nope'\ncannot be resolved",
                 },
               },
             },
@@ -146,7 +162,14 @@ Deno.test("athena (SDK middleware stub: moto cannot fail a query): a failed quer
   try {
     await assert.rejects(
       () => athena.run("SELECT nope FROM ticker"),
-      /Athena query \S+ FAILED: COLUMN_NOT_FOUND: line 1:8: Column 'nope' cannot be resolved/,
+      (error: CryptopipeError) => {
+        assert.match(
+          error.message,
+          /^Athena query \S+ FAILED: COLUMN_NOT_FOUND: line 1:8: Column 'nope' cannot be resolved$/,
+        );
+        assert.equal(error.exitCode, EXIT.usage, "a user error exits 2, as on DuckDB");
+        return true;
+      },
     );
   } finally {
     athena.close();
@@ -230,6 +253,131 @@ Deno.test("athena (moto): parameters go as positional ExecutionParameters, quote
     );
     assert.deepEqual(execution.QueryExecution?.ExecutionParameters, ["'it''s'", "'2026-11-24'"]);
     assert.match(execution.QueryExecution?.Query ?? "", /symbol LIKE \? AND dt >= \?/);
+  } finally {
+    athena.close();
+  }
+});
+
+Deno.test("athena (moto): the query starts in the configured workgroup, database and output location, with a request token", async () => {
+  const workgroup = `wg-${crypto.randomUUID().slice(0, 8)}`;
+  const athena = engine({ workgroup });
+  await athena.client.send(new CreateWorkGroupCommand({ Name: workgroup }));
+  let id: string | undefined;
+  let token: string | undefined;
+  athena.client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      if (context.commandName === "StartQueryExecutionCommand") {
+        token = (args.input as { ClientRequestToken?: string }).ClientRequestToken;
+        id = (result.output as { QueryExecutionId?: string }).QueryExecutionId;
+      }
+      return result;
+    },
+    { step: "initialize", name: "recordStart" },
+  );
+  try {
+    await athena.run("SELECT 1");
+    assert.match(token ?? "", /^[0-9a-f-]{36}$/);
+    const { QueryExecution: execution } = await athena.client.send(
+      new GetQueryExecutionCommand({ QueryExecutionId: id }),
+    );
+    assert.equal(execution?.WorkGroup, workgroup);
+    assert.equal(execution?.QueryExecutionContext?.Database, "cryptopipe");
+    // Athena reports the result file under the configured location.
+    assert.match(
+      execution?.ResultConfiguration?.OutputLocation ?? "",
+      /^s3:\/\/athena-results\/q\//,
+    );
+  } finally {
+    athena.close();
+  }
+});
+
+Deno.test("athena (SDK middleware stub: moto cannot throttle): throttled status polls back off and the query still completes", async () => {
+  await queueResult([cells("n"), cells("7")], [["n", "integer"]]);
+  const athena = engine();
+  let throttled = 0;
+  athena.client.middlewareStack.add(
+    (next, context) => (args) => {
+      if (context.commandName === "GetQueryExecutionCommand" && throttled < 3) {
+        throttled++;
+        const error = Object.assign(new Error("Rate exceeded"), {
+          name: "TooManyRequestsException",
+          $retryable: { throttling: true },
+        });
+        return Promise.reject(error);
+      }
+      return next(args);
+    },
+    { step: "initialize", name: "throttleStub" },
+  );
+  try {
+    const result = await athena.run("SELECT n FROM ticker");
+    assert.equal(throttled, 3);
+    assert.deepEqual(result.rows, [[7]]);
+  } finally {
+    athena.close();
+  }
+});
+
+Deno.test("athena (SDK middleware stub: moto cannot fail a status poll): a poll that fails for good stops the query in Athena before exiting", async () => {
+  const athena = engine();
+  let stopped: string | undefined;
+  athena.client.middlewareStack.add(
+    (next, context) => (args) => {
+      if (context.commandName === "GetQueryExecutionCommand") {
+        return Promise.reject(
+          Object.assign(new Error("boom"), { name: "InternalServerException" }),
+        );
+      }
+      if (context.commandName === "StopQueryExecutionCommand") {
+        stopped = (args.input as { QueryExecutionId: string }).QueryExecutionId;
+      }
+      return next(args);
+    },
+    { step: "initialize", name: "failPollStub" },
+  );
+  try {
+    await assert.rejects(() => athena.run("SELECT 1"), /read the state of Athena query (\S+)/);
+    assert.ok(stopped, "StopQueryExecution was sent");
+  } finally {
+    athena.close();
+  }
+});
+
+Deno.test("athena (SDK middleware stub: moto reports zero statistics): data scanned, engine time and cost are logged", async () => {
+  await queueResult([cells("n"), cells("1")], [["n", "integer"]]);
+  const lines: string[] = [];
+  const logger: Logger = {
+    ...silentLogger,
+    info: (message, fields) => lines.push(`${message} ${JSON.stringify(fields)}`),
+  };
+  const athena = engine({}, undefined, logger);
+  athena.client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      if (context.commandName === "GetQueryExecutionCommand") {
+        const execution = (result.output as { QueryExecution?: Record<string, unknown> })
+          .QueryExecution;
+        if (execution) {
+          execution.Statistics = {
+            DataScannedInBytes: 3 * 1024 ** 3, // 3 GiB
+            EngineExecutionTimeInMillis: 4321,
+          };
+        }
+      }
+      return result;
+    },
+    { step: "initialize", name: "statisticsStub" },
+  );
+  try {
+    await athena.run("SELECT n FROM ticker");
+    const line = lines.find((l) => l.startsWith("athena query finished"));
+    assert.ok(line, lines.join("\n"));
+    const fields = JSON.parse(line.slice("athena query finished ".length));
+    assert.equal(fields.scanned_bytes, 3 * 1024 ** 3);
+    assert.equal(fields.engine_ms, 4321);
+    assert.equal(fields.estimated_cost_usd, (3 / 1024 * 5).toFixed(6));
   } finally {
     athena.close();
   }

@@ -71,6 +71,10 @@ function plain(value: unknown): unknown {
   return value;
 }
 
+/** DuckDB's error kinds that mean "the query is wrong", not "the engine or the disk failed". */
+const USER_ERROR =
+  /^(Parser|Binder|Catalog|Conversion|Invalid Input|Not implemented|Syntax|Constraint|Permission) Error/;
+
 export class DuckDbEngine implements QueryEngine {
   readonly describe = "duckdb (local lake)";
 
@@ -98,6 +102,11 @@ export class DuckDbEngine implements QueryEngine {
       if (databases.length > 0) {
         await connection.run(`SET search_path = ${quoteString([...databases, "main"].join(","))}`);
       }
+      // Free SQL (--sql, --file) may read the lake and nothing else: no other files, no
+      // COPY ... TO, no ATTACH, no extension downloads; and no SET can undo that.
+      await connection.run(`SET allowed_directories = [${quoteString(`${resolve(lakeRoot)}/`)}]`);
+      await connection.run("SET enable_external_access = false");
+      await connection.run("SET lock_configuration = true");
     } catch (error) {
       engine.close();
       throw new RuntimeFailure(
@@ -118,10 +127,11 @@ export class DuckDbEngine implements QueryEngine {
         params.length > 0 ? [...params] : undefined,
       );
     } catch (error) {
-      // DuckDB's messages are already one clear paragraph; keep its first line.
-      throw new UsageError(`Cannot run the query: ${(error as Error).message.split("\n")[0]}`, {
-        cause: error,
-      });
+      // DuckDB's messages are already one clear paragraph; keep its first line. A mistake in
+      // the query is the user's (exit 2, like Athena's user errors); anything else is exit 3.
+      const line = (error as Error).message.split("\n")[0];
+      const Failure = USER_ERROR.test(line) ? UsageError : RuntimeFailure;
+      throw new Failure(`Cannot run the query: ${line}`, { cause: error });
     }
     const rows = reader.getRowsJS().map((row) => row.map(plain));
     return {

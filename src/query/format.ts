@@ -1,8 +1,10 @@
-/** Query output: an aligned table for people, csv or json for programs. */
+/** Query output: an aligned table or a terminal chart for people, csv or json for programs. */
 import { stringify } from "csv-stringify/sync";
+import { chartSeries, renderTerminal } from "./chart.ts";
 import type { QueryResult } from "./mod.ts";
+import { printable } from "./printable.ts";
 
-export type OutputFormat = "table" | "csv" | "json";
+export type OutputFormat = "table" | "csv" | "json" | "chart";
 
 function cellText(value: unknown): string {
   if (value === null || value === undefined) return "";
@@ -10,12 +12,12 @@ function cellText(value: unknown): string {
     return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(12)));
   }
   if (value instanceof Date) return value.toISOString();
-  if (typeof value === "object") return JSON.stringify(value);
-  return String(value);
+  if (typeof value === "object") return printable(JSON.stringify(value));
+  return printable(String(value));
 }
 
 function table(result: QueryResult): string {
-  const header = result.columns.map(String);
+  const header = result.columns.map((c) => printable(String(c)));
   const body = result.rows.map((row) => row.map(cellText));
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
   const numeric = header.map((_, i) =>
@@ -50,5 +52,7 @@ export function formatResult(result: QueryResult, format: OutputFormat): string 
         null,
         2,
       ) + "\n";
+    case "chart":
+      return renderTerminal(chartSeries(result));
   }
 }

@@ -18,6 +18,7 @@ export {
   sqlLiteral,
 } from "./named.ts";
 export { formatResult, type OutputFormat } from "./format.ts";
+export { chartSeries, renderSvg } from "./chart.ts";
 
 export interface QueryResult {
   readonly columns: readonly string[];

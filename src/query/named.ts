@@ -66,16 +66,29 @@ ORDER BY symbol, source`,
     placeholders: FILTER_PARAMS,
   },
   hourly: {
-    description:
-      "OHLC per symbol and UTC hour, and the average price weighted by 24h base volume (tickers carry no per-trade volume, so this stands in for VWAP)",
+    description: "OHLC per symbol and UTC hour, with a volume-weighted average price (vwap)",
+    // Open and close are the first and last tick by time; ties (two sources in the same
+    // millisecond) are broken by source and Kafka position, so both engines agree exactly.
     sql: `SELECT dt, hour, symbol, count(*) AS records,
-       min_by(price, coalesce(event_time, ingest_time)) AS open,
+       max(CASE WHEN first_tick = 1 THEN price END) AS open,
        max(price) AS high,
        min(price) AS low,
-       max_by(price, coalesce(event_time, ingest_time)) AS close,
+       max(CASE WHEN last_tick = 1 THEN price END) AS close,
        sum(price * volume_24h_base) / nullif(sum(volume_24h_base), 0) AS vwap
-FROM {table}
-WHERE ${FILTER}
+FROM (
+  SELECT dt, hour, symbol, price, volume_24h_base,
+         row_number() OVER (
+           PARTITION BY dt, hour, symbol
+           ORDER BY coalesce(event_time, ingest_time), source, _kafka_partition, _kafka_offset
+         ) AS first_tick,
+         row_number() OVER (
+           PARTITION BY dt, hour, symbol
+           ORDER BY coalesce(event_time, ingest_time) DESC, source DESC,
+                    _kafka_partition DESC, _kafka_offset DESC
+         ) AS last_tick
+  FROM {table}
+  WHERE ${FILTER}
+) AS ticks
 GROUP BY dt, hour, symbol
 ORDER BY dt, hour, symbol`,
     placeholders: FILTER_PARAMS,
@@ -143,6 +156,11 @@ export function namedQueryParams(name: string, given: readonly string[]): string
       );
     }
     values[key] = value;
+  }
+  if (values.from && values.to && values.from > values.to) {
+    throw new UsageError(
+      `Invalid --param from=${values.from} to=${values.to}: from is after to`,
+    );
   }
   return query.placeholders.map((p) => values[p] ?? PARAMS[p].default);
 }

@@ -48,6 +48,23 @@ export function storeConformance(backend: string, makeStore: () => Promise<Store
     assert.deepEqual(await store.list("nothing-here"), []);
   });
 
+  test("folders names the sub-folders one level down, sorted, without files", async (store) => {
+    for (
+      const key of [
+        "ticker/dt=2026-11-25/hour=00/a",
+        "ticker/dt=2026-11-24/hour=08/b",
+        "ticker/dt=2026-11-24/hour=07/c",
+        "ticker/readme.txt",
+        "ticker_errors/dt=2026-01-01/hour=00/x",
+      ]
+    ) {
+      await store.createOnce(key, bytes(key));
+    }
+    assert.deepEqual(await store.folders("ticker"), ["dt=2026-11-24", "dt=2026-11-25"]);
+    assert.deepEqual(await store.folders("ticker/dt=2026-11-24/"), ["hour=07", "hour=08"]);
+    assert.deepEqual(await store.folders("nothing-here"), []);
+  });
+
   test("concurrent creates of one key: exactly one wins, its content stays whole", async (store) => {
     const key = "race/k.jsonl";
     const contents = Array.from({ length: 8 }, (_, i) => `writer ${i} `.repeat(1000));

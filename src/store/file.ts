@@ -132,6 +132,23 @@ export class FileStore implements Store {
     }
     return keys.sort();
   }
+
+  async folders(prefix: string): Promise<string[]> {
+    const start = this.#path(prefix.replace(/\/+$/, ""));
+    const names: string[] = [];
+    try {
+      for await (const entry of Deno.readDir(start)) {
+        if (entry.isDirectory) names.push(entry.name);
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        throw new RuntimeFailure(`Cannot list ${start}: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+    }
+    return names.sort();
+  }
 }
 
 /** fsync a directory so a new entry in it is durable. */

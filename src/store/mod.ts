@@ -23,6 +23,8 @@ export interface Store {
   metadata(key: string): Promise<FileMetadata | undefined>;
   /** All keys under a prefix, sorted. */
   list(prefix: string): Promise<string[]>;
+  /** The names of the folders directly under a prefix, sorted (one level, not recursive). */
+  folders(prefix: string): Promise<string[]>;
 }
 
 export function createStore(config: Pick<LoadedConfig, "store">): Store {

@@ -130,8 +130,28 @@ export class S3Store implements Store {
   }
 
   async list(prefix: string): Promise<string[]> {
-    const folder = this.#key(prefix.replace(/\/+$/, "")) + "/";
     const keys: string[] = [];
+    for await (const page of this.#listing(prefix, false)) {
+      for (const object of page.Contents ?? []) keys.push(object.Key!.slice(this.#prefix.length));
+    }
+    return keys.sort();
+  }
+
+  async folders(prefix: string): Promise<string[]> {
+    // A delimiter listing returns one CommonPrefix per sub-folder: one request per 1000
+    // folders, however many objects they hold.
+    const names: string[] = [];
+    for await (const page of this.#listing(prefix, true)) {
+      for (const common of page.CommonPrefixes ?? []) {
+        names.push(common.Prefix!.split("/").at(-2)!);
+      }
+    }
+    return names.sort();
+  }
+
+  /** Every page of a ListObjectsV2 of the folder `prefix`, optionally one level deep. */
+  async *#listing(prefix: string, oneLevel: boolean) {
+    const folder = this.#key(prefix.replace(/\/+$/, "")) + "/";
     let token: string | undefined;
     try {
       do {
@@ -140,14 +160,14 @@ export class S3Store implements Store {
             Bucket: this.#bucket,
             Prefix: folder,
             ContinuationToken: token,
+            ...(oneLevel ? { Delimiter: "/" } : {}),
           }),
         );
-        for (const object of page.Contents ?? []) keys.push(object.Key!.slice(this.#prefix.length));
+        yield page;
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
     } catch (error) {
       throw awsFailure(`list ${this.#url(folder)}`, error);
     }
-    return keys.sort();
   }
 }
