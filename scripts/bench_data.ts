@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { createBus } from "../src/bus/mod.ts";
 import { denoConfigEnvironment, type LoadedConfig, parseConfig } from "../src/config/mod.ts";
 import { silentLogger } from "../src/log.ts";
-import { encodeRecord, messageKey } from "../src/record/mod.ts";
+import { encodeRecord, messageKey, type TickerRecord } from "../src/record/mod.ts";
 import { SimulatedSource } from "../src/source/simulated.ts";
 
 /**
@@ -85,6 +85,19 @@ export async function createTopic(brokers: string, topic: string, partitions: nu
   }
 }
 
+/**
+ * The bench records, in order: the project's simulated source with a fixed seed and synthetic
+ * event times 1 ms apart, so every run (and every benchmark) sees the same bytes.
+ */
+export function* benchRecords(count: number, seed = 42): Generator<TickerRecord, void> {
+  const source = new SimulatedSource(
+    "bench",
+    { type: "simulated", symbols: BENCH_SYMBOLS, rate_per_second: 1, seed, volatility: 0.001 },
+    { now: () => BENCH_START_MS, sleep: () => Promise.resolve() },
+  );
+  for (let i = 0; i < count; i++) yield source.next(BENCH_START_MS + i, i);
+}
+
 /** Create `topic` and load `records` simulated records into it. */
 export async function fillTopic(options: {
   brokers: string;
@@ -98,17 +111,7 @@ export async function fillTopic(options: {
   const log = options.log ?? console.error;
   await createTopic(brokers, topic, partitions);
   const started = performance.now();
-  const source = new SimulatedSource(
-    "bench",
-    {
-      type: "simulated",
-      symbols: BENCH_SYMBOLS,
-      rate_per_second: 1,
-      seed: options.seed ?? 42,
-      volatility: 0.001,
-    },
-    { now: () => BENCH_START_MS, sleep: () => Promise.resolve() },
-  );
+  const generated = benchRecords(records, options.seed);
   // One kcat per partition, fed through stdin: no temp file, so 10M records need no extra disk.
   const producers = Array.from({ length: partitions }, (_, p) => {
     const child = new Deno.Command("kcat", {
@@ -129,7 +132,7 @@ export async function fillTopic(options: {
       const lines: string[][] = Array.from({ length: partitions }, () => []);
       const all: string[] = [];
       for (let i = start; i < end; i++) {
-        const record = source.next(BENCH_START_MS + i, i);
+        const record = generated.next().value!;
         const value = encodeRecord(record);
         jsonBytes += value.length; // ASCII JSON: characters are bytes
         const line = `${messageKey(record)}\t${value}\n`;

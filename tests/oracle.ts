@@ -118,7 +118,7 @@ export async function assertCommitsDurable(
     {
       ...configSchema.parse({ bus: { brokers: options.brokers.split(",") } }),
       file: "oracle",
-      secrets: {},
+      secrets: { sourceApiKeys: {} },
     } satisfies LoadedConfig,
     silentLogger,
   );

@@ -87,7 +87,11 @@ Deno.test(
     });
     const brokers = testBrokers();
     const bus = createBus(
-      { ...configSchema.parse({ bus: { brokers: brokers.split(",") } }), file: "", secrets: {} },
+      {
+        ...configSchema.parse({ bus: { brokers: brokers.split(",") } }),
+        file: "",
+        secrets: { sourceApiKeys: {} },
+      },
       silentLogger,
     );
     try {

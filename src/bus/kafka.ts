@@ -341,7 +341,7 @@ class KafkaBus implements Bus {
 
   async publisher(): Promise<Publisher> {
     const producer = this.#kafka.producer({
-      idempotent: true,
+      idempotent: this.config.produce.idempotent,
       maxInFlightRequests: this.config.produce.max_in_flight,
       allowAutoTopicCreation: false,
     });

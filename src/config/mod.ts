@@ -33,7 +33,11 @@ export const ENV_PREFIX = "CRYPTOPIPE_";
 /** The config after secrets are read: secrets are Secret objects, never strings. */
 export type LoadedConfig = Config & {
   readonly file: string;
-  readonly secrets: { readonly busSaslPassword?: Secret };
+  readonly secrets: {
+    readonly busSaslPassword?: Secret;
+    /** API keys of REST sources, by source name (only those that name one). */
+    readonly sourceApiKeys: Readonly<Record<string, Secret>>;
+  };
 };
 
 export interface ConfigEnvironment extends SecretEnvironment {
@@ -96,7 +100,21 @@ export function parseConfig(
   const result = validateConfig(raw);
   if (!result.ok) throw issueToError(result.issues, raw, file, origins);
   const config = result.config;
-  const secrets: { busSaslPassword?: Secret } = {};
+  const secrets: { busSaslPassword?: Secret; sourceApiKeys: Record<string, Secret> } = {
+    sourceApiKeys: {},
+  };
+  for (const [name, source] of Object.entries(config.sources)) {
+    const section = source as Record<string, unknown>;
+    if (["env", "file", "credential"].some((s) => section[`api_key_${s}`] !== undefined)) {
+      secrets.sourceApiKeys[name] = resolveSecret(
+        section,
+        "api_key",
+        `sources.${name}`,
+        file,
+        environment,
+      );
+    }
+  }
   if (config.bus.sasl) {
     secrets.busSaslPassword = resolveSecret(
       config.bus.sasl as SaslConfig & Record<string, unknown>,

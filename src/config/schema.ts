@@ -62,7 +62,55 @@ const replaySource = z.strictObject({
   rate_per_second: z.number().min(0).max(1_000_000).default(0),
 });
 
-export const sourceSchema = z.discriminatedUnion("type", [simulatedSource, replaySource]);
+/** A provider's base URL: https, or http on loopback (fixture servers in tests). */
+const baseUrl = z.url().refine(
+  (url) =>
+    url.startsWith("https://") ||
+    /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(url),
+  "must be https:// (http:// only for 127.0.0.1, localhost or [::1])",
+);
+
+/** Keys every REST source shares; unset ones take the provider's documented defaults. */
+const restKeys = {
+  symbols: symbolList,
+  /** Default: the provider's public API host. */
+  base_url: baseUrl.optional(),
+  /** Default per provider, from its limits and cache TTL (README). */
+  poll_interval_secs: seconds(86_400).optional(),
+  /** Request budget (token bucket); default per provider from its documented limit. */
+  requests_per_minute: positiveInt(100_000).optional(),
+  request_timeout_ms: positiveInt(120_000).default(10_000),
+  max_response_bytes: positiveInt(64 * MIB).default(4 * MIB),
+  /** A live record whose event_time is further than this from the local clock is rejected. */
+  max_clock_skew_secs: seconds(86_400).default(300),
+  /** Optional API key (CoinGecko demo key, CryptoCompare key), from a secret source. */
+  ...secretSourceKeys("api_key"),
+};
+
+const restSource = <T extends string>(type: T) =>
+  z.strictObject({ type: z.literal(type), ...restKeys });
+
+export const REST_SOURCE_TYPES = [
+  "coingecko",
+  "binance",
+  "cryptocompare",
+  "coinbase",
+  "kraken",
+] as const;
+
+export const sourceSchema = z.discriminatedUnion("type", [
+  simulatedSource,
+  replaySource,
+  restSource("coingecko").extend({
+    /** Base asset → CoinGecko coin id, added to the built-in map (symbols are not unique). */
+    ids: z.record(z.string().regex(/^[A-Z0-9]{1,20}$/), z.string().regex(/^[a-z0-9-]{1,100}$/))
+      .default({}),
+  }),
+  restSource("binance"),
+  restSource("cryptocompare"),
+  restSource("coinbase"),
+  restSource("kraken"),
+]);
 
 const saslSchema = z.strictObject({
   mechanism: z.enum(["plain", "scram-sha-256", "scram-sha-512"]),
@@ -93,6 +141,11 @@ export const configSchema = z.strictObject({
     batch_max_ms: positiveInt(60_000).default(200),
     /** Send requests in flight at once (the idempotent producer keeps order). */
     max_in_flight: positiveInt(5).default(1),
+    /**
+     * Idempotent producer (the broker drops a retried batch it already has). Off only for
+     * benchmarks or brokers without IdempotentWrite permission: retries may then duplicate.
+     */
+    idempotent: z.boolean().default(true),
   }).prefault({}),
 
   bus: z.strictObject({

@@ -125,7 +125,10 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
     };
     try {
       await Promise.all(names.map(async (name) => {
-        const source = createSource(name, config.sources[name]);
+        const source = createSource(name, config.sources[name], {
+          logger,
+          apiKey: config.secrets.sourceApiKeys[name],
+        });
         for await (const items of source.items(stop.signal)) {
           await take(name, items);
           if (stop.signal.aborted) break;

@@ -1,10 +1,20 @@
 /**
  * Stage door: sources. A source yields batches of items: normalized records, or rejected
- * input that the producer routes to the rejects topic (never dropped).
+ * input that the producer routes to the rejects topic (never dropped). Offline: simulated,
+ * replay. REST polling: coingecko, binance, cryptocompare, coinbase, kraken (rest.ts is the
+ * engine, one adapter file per provider).
  */
 import type { SourceConfig } from "../config/mod.ts";
 import type { TickerRecord } from "../record/mod.ts";
+import type { Secret } from "../config/mod.ts";
+import { type Logger, silentLogger } from "../log.ts";
+import { BINANCE_DEFAULTS, binanceAdapter } from "./binance.ts";
+import { COINBASE_DEFAULTS, coinbaseAdapter } from "./coinbase.ts";
+import { COINGECKO_DEFAULTS, coingeckoAdapter } from "./coingecko.ts";
+import { CRYPTOCOMPARE_DEFAULTS, cryptocompareAdapter } from "./cryptocompare.ts";
+import { KRAKEN_DEFAULTS, krakenAdapter } from "./kraken.ts";
 import { ReplaySource } from "./replay.ts";
+import { type RestAdapter, RestSource } from "./rest.ts";
 import { SimulatedSource } from "./simulated.ts";
 
 export interface Rejected {
@@ -46,15 +56,51 @@ export const realClock: SourceClock = {
     }),
 };
 
-export function createSource(
-  name: string,
-  config: SourceConfig,
-  clock: SourceClock = realClock,
-): Source {
+export interface SourceDeps {
+  readonly clock?: SourceClock;
+  readonly logger?: Logger;
+  /** The source's API key, when its config names one. */
+  readonly apiKey?: Secret;
+  /** Tests only: a fetch that injects faults below the HTTP client. */
+  readonly fetch?: typeof fetch;
+}
+
+/** Each REST provider: its adapter and its documented defaults. */
+const REST_PROVIDERS = {
+  coingecko: {
+    adapter: (c: Extract<SourceConfig, { type: "coingecko" }>) => coingeckoAdapter({ ids: c.ids }),
+    defaults: COINGECKO_DEFAULTS,
+  },
+  binance: { adapter: () => binanceAdapter(), defaults: BINANCE_DEFAULTS },
+  cryptocompare: { adapter: () => cryptocompareAdapter(), defaults: CRYPTOCOMPARE_DEFAULTS },
+  coinbase: { adapter: () => coinbaseAdapter(), defaults: COINBASE_DEFAULTS },
+  kraken: { adapter: () => krakenAdapter(), defaults: KRAKEN_DEFAULTS },
+} as const;
+
+export function createSource(name: string, config: SourceConfig, deps: SourceDeps = {}): Source {
+  const clock = deps.clock ?? realClock;
   switch (config.type) {
     case "simulated":
       return new SimulatedSource(name, config, clock);
     case "replay":
       return new ReplaySource(name, config, clock);
+    default: {
+      const provider = REST_PROVIDERS[config.type];
+      const { defaults } = provider;
+      return new RestSource(
+        name,
+        (provider.adapter as (c: SourceConfig) => RestAdapter)(config),
+        {
+          symbols: config.symbols,
+          baseUrl: config.base_url ?? defaults.baseUrl,
+          pollIntervalMs: (config.poll_interval_secs ?? defaults.pollIntervalSecs) * 1000,
+          requestsPerMinute: config.requests_per_minute ?? defaults.requestsPerMinute,
+          requestTimeoutMs: config.request_timeout_ms,
+          maxResponseBytes: config.max_response_bytes,
+          maxClockSkewMs: config.max_clock_skew_secs * 1000,
+        },
+        { clock, logger: deps.logger ?? silentLogger, apiKey: deps.apiKey, fetch: deps.fetch },
+      );
+    }
   }
 }

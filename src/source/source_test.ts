@@ -46,7 +46,7 @@ Deno.test("simulated: same seed, same prices; every record valid", async () => {
   const run = async (seed: number) => {
     const stop = new AbortController();
     const items = await take(
-      createSource("sim", { ...simulated, seed }, fakeClock()).items(stop.signal),
+      createSource("sim", { ...simulated, seed }, { clock: fakeClock() }).items(stop.signal),
       500,
       stop,
     );
@@ -68,7 +68,7 @@ Deno.test("simulated: same seed, same prices; every record valid", async () => {
 Deno.test("simulated: paced to the configured rate", async () => {
   const clock = fakeClock();
   const stop = new AbortController();
-  await take(createSource("sim", simulated, clock).items(stop.signal), 1000, stop);
+  await take(createSource("sim", simulated, { clock }).items(stop.signal), 1000, stop);
   // 1000 records at 100/s take about 10 s of (fake) time.
   assert.ok(clock.slept >= 9_500 && clock.slept <= 10_500, `slept ${clock.slept} ms`);
 });
@@ -78,7 +78,9 @@ Deno.test("replay: the shipped example replays completely and validly", async ()
   const stop = new AbortController();
   const items: SourceItem[] = [];
   for await (
-    const batch of createSource("h", { type: "replay", path, rate_per_second: 0 }, fakeClock())
+    const batch of createSource("h", { type: "replay", path, rate_per_second: 0 }, {
+      clock: fakeClock(),
+    })
       .items(stop.signal)
   ) {
     items.push(...batch);
@@ -105,7 +107,9 @@ Deno.test("replay: bad rows become rejects with their line, good rows still come
   );
   const items: SourceItem[] = [];
   for await (
-    const batch of createSource("h", { type: "replay", path, rate_per_second: 0 }, fakeClock())
+    const batch of createSource("h", { type: "replay", path, rate_per_second: 0 }, {
+      clock: fakeClock(),
+    })
       .items(new AbortController().signal)
   ) {
     items.push(...batch);
@@ -126,7 +130,9 @@ Deno.test("replay: a header with an unknown column is a usage error", async () =
   const dir = await Deno.makeTempDir();
   const path = join(dir, "in.csv");
   await Deno.writeTextFile(path, "schema,prize\n");
-  const items = createSource("h", { type: "replay", path, rate_per_second: 0 }, fakeClock()).items(
+  const items = createSource("h", { type: "replay", path, rate_per_second: 0 }, {
+    clock: fakeClock(),
+  }).items(
     new AbortController().signal,
   );
   await assert.rejects(async () => {
