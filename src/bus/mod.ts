@@ -81,3 +81,8 @@ export function createBus(config: LoadedConfig, logger: Logger): Bus {
 export function rejectsTopic(config: Pick<LoadedConfig, "bus">): string {
   return config.bus.rejects_topic ?? `${config.bus.topic}.rejects`;
 }
+
+/** Feed health events (cryptopipe.status.v1): connects, reconnects, gaps, silences. */
+export function statusTopic(config: Pick<LoadedConfig, "bus">): string {
+  return config.bus.status_topic ?? `${config.bus.topic}.status`;
+}

@@ -155,6 +155,8 @@ export const configSchema = z.strictObject({
     topic: topicName.default("crypto.ticker.v1"),
     /** Invalid input goes here, never dropped. Default: "<topic>.rejects". */
     rejects_topic: topicName.optional(),
+    /** Feed health events of streaming sources; default "<topic>.status". */
+    status_topic: topicName.optional(),
     client_id: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).default("cryptopipe"),
     group_id: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default("cryptopipe-lake"),
     /** How long a dead consumer keeps its partitions (broker minimum is 6000). */

@@ -3,10 +3,16 @@
  * source:symbol, acks=all, batched) and rejected input to the rejects topic. Stops on
  * --max-records, --duration, a signal, or when every source is exhausted (replay).
  */
-import { createBus, type OutgoingMessage, type Publisher, rejectsTopic } from "../bus/mod.ts";
+import {
+  createBus,
+  type OutgoingMessage,
+  type Publisher,
+  rejectsTopic,
+  statusTopic,
+} from "../bus/mod.ts";
 import { UsageError } from "../errors.ts";
 import { encodeRecord, messageKey, SCHEMA_HEADER, TICKER_SCHEMA_ID } from "../record/mod.ts";
-import { createSource, type Rejected, type SourceItem } from "../source/mod.ts";
+import { createSource, type Rejected, type SourceItem, STATUS_SCHEMA_ID } from "../source/mod.ts";
 import { type ModeContext, Mutex } from "./context.ts";
 
 export const REJECT_SCHEMA_ID = "cryptopipe.reject.v1";
@@ -52,6 +58,7 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
   }
   const topic = config.bus.topic;
   const rejects = rejectsTopic(config);
+  const statuses = statusTopic(config);
   const bus = createBus(config, logger);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
@@ -62,22 +69,26 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
   let records = 0;
   let rejected = 0;
   try {
-    await bus.ensureTopics([topic, rejects]);
+    await bus.ensureTopics([topic, rejects, statuses]);
     publisher = await bus.publisher();
     const out = publisher;
     logger.info("producing", { topic, sources: names.join(","), bus: bus.describe });
     const send = new Mutex();
     let pending: OutgoingMessage[] = [];
     let pendingRejects: OutgoingMessage[] = [];
+    let pendingStatus: OutgoingMessage[] = [];
     let lastProgress = Date.now();
     const flush = () =>
       send.run(async () => {
         const batch = pending;
         const batchRejects = pendingRejects;
+        const batchStatus = pendingStatus;
         pending = [];
         pendingRejects = [];
+        pendingStatus = [];
         if (batch.length > 0) await out.send(topic, batch);
         if (batchRejects.length > 0) await out.send(rejects, batchRejects);
+        if (batchStatus.length > 0) await out.send(statuses, batchStatus);
         records += batch.length;
         rejected += batchRejects.length;
         if (Date.now() - lastProgress >= PROGRESS_EVERY_MS) {
@@ -100,6 +111,19 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
     let accepted = 0;
     const take = async (source: string, items: SourceItem[]) => {
       for (const item of items) {
+        if (item.kind === "status") {
+          pendingStatus.push({
+            key: item.status.source,
+            value: JSON.stringify(item.status),
+            headers: { [SCHEMA_HEADER]: STATUS_SCHEMA_ID },
+          });
+          const level = item.status.event === "connected" ? "info" : "warn";
+          logger[level](`feed ${item.status.event}: ${item.status.detail}`, {
+            source: item.status.source,
+            ...(item.status.symbol ? { symbol: item.status.symbol } : {}),
+          });
+          continue;
+        }
         if (item.kind === "rejected") {
           pendingRejects.push(rejectMessage(source, item.rejected));
           logger.warn("rejected input sent to the rejects topic", {

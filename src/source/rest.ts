@@ -5,7 +5,8 @@
  */
 import type { Secret } from "../config/mod.ts";
 import type { Logger } from "../log.ts";
-import { type TickerRecord, validateTicker } from "../record/mod.ts";
+import type { TickerRecord } from "../record/mod.ts";
+import { ChangeFilter, liveRecordProblems, rejectItem } from "./live.ts";
 import type { Source, SourceClock, SourceItem } from "./mod.ts";
 
 /** One HTTP GET of a poll, relative to the source's base URL. */
@@ -80,8 +81,6 @@ export interface RestDeps {
   readonly fetch?: typeof fetch;
 }
 
-/** The largest slice of a bad body kept in a reject (the rest is counted, not stored). */
-const MAX_REJECT_RAW = 4096;
 const FIRST_BACKOFF_MS = 1_000;
 const MAX_BACKOFF_MS = 60_000;
 /** A 418 without Retry-After: Binance's shortest ban. */
@@ -141,8 +140,8 @@ export class RestSource implements Source {
   readonly #settings: RestSettings;
   readonly #deps: RestDeps;
   readonly #logger: Logger;
-  /** Last published fingerprint per symbol: unchanged polls are not republished. */
-  readonly #last = new Map<string, string>();
+  /** Unchanged polls are not republished. */
+  readonly #changes = new ChangeFilter();
 
   constructor(
     readonly name: string,
@@ -224,12 +223,17 @@ export class RestSource implements Source {
       items.push(this.#reject(unusable.raw, unusable.problems, this.#adapter.source));
     }
     for (const record of normalized.records) {
-      const problems = this.#check(record, ingestTime);
+      const problems = liveRecordProblems(
+        record,
+        this.#settings.symbols,
+        ingestTime,
+        this.#settings.maxClockSkewMs,
+      );
       if (problems.length > 0) {
         items.push(this.#reject(JSON.stringify(record), problems, this.#adapter.source));
         continue;
       }
-      if (this.#unchanged(record)) continue;
+      if (this.#changes.unchanged(record)) continue;
       items.push({ kind: "record", record });
     }
     return { items, wait };
@@ -243,52 +247,16 @@ export class RestSource implements Source {
       return {
         records: [],
         unusable: [{
-          raw: JSON.stringify(responses.map((r) => r.body)).slice(0, MAX_REJECT_RAW),
+          raw: JSON.stringify(responses.map((r) => r.body)),
           problems: [`normalize failed: ${(error as Error).message}`],
         }],
       };
     }
   }
 
-  /** The record schema, plus the checks only a live source needs. */
-  #check(record: TickerRecord, ingestTime: number): string[] {
-    const validation = validateTicker(record);
-    const problems = validation.ok ? [] : [...validation.problems];
-    if (!this.#settings.symbols.includes(record.symbol)) {
-      problems.push(`symbol: ${record.symbol} is not one of this source's symbols`);
-    }
-    if (
-      record.event_time !== null &&
-      Math.abs(record.event_time - ingestTime) > this.#settings.maxClockSkewMs
-    ) {
-      problems.push(
-        `event_time: ${new Date(record.event_time).toISOString()} is more than ${
-          this.#settings.maxClockSkewMs / 1000
-        }s from the local clock (max_clock_skew_secs)`,
-      );
-    }
-    return problems;
-  }
-
-  /**
-   * Same source, symbol and event_time as the last one published: a cached poll, not news.
-   * Without an event_time (Kraken), the price, bid, ask and volumes are compared instead.
-   */
-  #unchanged(record: TickerRecord): boolean {
-    const fingerprint = record.event_time !== null
-      ? `t:${record.event_time}`
-      : `v:${record.price}|${record.bid}|${record.ask}|${record.volume_24h_base}|${record.volume_24h_quote}`;
-    if (this.#last.get(record.symbol) === fingerprint) return true;
-    this.#last.set(record.symbol, fingerprint);
-    return false;
-  }
-
   #reject(raw: string, problems: readonly string[], origin: string): SourceItem {
     this.#logger.debug("rejected", { origin, problem: problems[0] });
-    return {
-      kind: "rejected",
-      rejected: { raw: raw.slice(0, MAX_REJECT_RAW), problems, origin: `${this.name}:${origin}` },
-    };
+    return rejectItem(this.name, raw, problems, origin);
   }
 
   #url(request: HttpRequest): URL {
