@@ -5,11 +5,14 @@
  * A missing Java, Maven, kcat or moto_server fails the run with a clear message; nothing is
  * skipped. Extra arguments go to `deno test` (e.g. `deno task test --filter crash`).
  */
+import { join } from "node:path";
 import { preflight, SetupError, startBroker } from "./local_kafka.ts";
 import { startMoto } from "./local_moto.ts";
 
 async function main(): Promise<number> {
   let brokers = Deno.env.get("CRYPTOPIPE_TEST_BROKERS");
+  // The broker's log directory, for tests that inspect record batches on disk.
+  let kafkaData = Deno.env.get("CRYPTOPIPE_TEST_KAFKA_DATA");
   let s3 = Deno.env.get("CRYPTOPIPE_TEST_S3_ENDPOINT");
   const stops: Array<() => Promise<void>> = [];
   let dir: string | undefined;
@@ -19,6 +22,7 @@ async function main(): Promise<number> {
       dir = await Deno.makeTempDir({ prefix: "cryptopipe-test-kafka-" });
       const broker = await startBroker(dir, { heapMb: 512 });
       brokers = broker.bootstrap;
+      kafkaData = join(dir, "data");
       stops.push(() => broker.stop());
     } else {
       console.error(`using the test broker at ${brokers} (CRYPTOPIPE_TEST_BROKERS)`);
@@ -32,6 +36,7 @@ async function main(): Promise<number> {
       args: ["test", "--allow-all", ...Deno.args],
       env: {
         CRYPTOPIPE_TEST_BROKERS: brokers,
+        ...(kafkaData ? { CRYPTOPIPE_TEST_KAFKA_DATA: kafkaData } : {}),
         CRYPTOPIPE_TEST_S3_ENDPOINT: s3,
         // moto accepts any key; fixed test values keep a developer's real AWS keys out of tests.
         AWS_ACCESS_KEY_ID: "testing",

@@ -195,3 +195,31 @@ batch_max_ms = 5
   }
   assert.equal((await kcatDump(testBrokers(), topic)).length, 778);
 });
+
+Deno.test("e2e: produce creates its topics with bus.topic_partitions and topic_replication (more replicas than brokers is refused, naming why)", async () => {
+  const topic = uniqueName("topics");
+  const { config } = await workspace(
+    baseToml(topic, uniqueName("group")).replace(
+      "[bus]\n",
+      "[bus]\ntopic_partitions = 5\ntopic_replication = 1\n",
+    ),
+  );
+  const produced = await cli(["--mode", "produce", "--config", config, "--max-records", "10"]);
+  assert.equal(produced.code, 0, produced.stderr);
+  for (const name of [topic, `${topic}.rejects`, `${topic}.status`]) {
+    const out = await new Deno.Command("kcat", {
+      args: ["-L", "-b", testBrokers(), "-t", name],
+      stdout: "piped",
+    }).output();
+    assert.match(new TextDecoder().decode(out.stdout), /with 5 partitions/, name);
+  }
+  const refused = await workspace(
+    baseToml(uniqueName("topics"), uniqueName("group")).replace(
+      "[bus]\n",
+      "[bus]\ntopic_replication = 2\n",
+    ),
+  );
+  const run = await cli(["--mode", "produce", "--config", refused.config, "--max-records", "1"]);
+  assert.equal(run.code, 3, run.stderr);
+  assert.match(run.stderr, /^error: Cannot create topics .*\(Replication-factor is invalid\)/);
+});

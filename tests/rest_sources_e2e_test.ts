@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { validateTicker } from "../src/record/mod.ts";
 import { type ExchangeServer, startExchangeServer } from "./exchange_server.ts";
 import { baseToml, cli, testBrokers, uniqueName, workspace } from "./helpers.ts";
+import { CliProcess, sleep } from "./processes.ts";
 
 const HTML_PAGE =
   "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>cloudflare</body></html>";
@@ -256,5 +257,36 @@ Deno.test("rest sources e2e: unchanged polls are not republished; a changed Krak
     );
   } finally {
     await server.close();
+  }
+});
+
+Deno.test("produce SIGTERM mid-stream: exits 0 within 5 s, and every record it counted as published is in the topic", async () => {
+  const topic = uniqueName("term");
+  const { config } = await workspace(baseToml(
+    topic,
+    uniqueName("group"),
+    `
+[sources.sim]
+type = "simulated"
+rate_per_second = 20000
+
+[produce]
+batch_max_records = 500
+`,
+  ));
+  const producer = new CliProcess("producer", ["--mode", "produce", "--config", config]);
+  try {
+    await producer.waitFor(/producing/, 20_000);
+    await sleep(1500);
+    const signalled = Date.now();
+    const status = await producer.stop("SIGTERM", 10_000);
+    const took = Date.now() - signalled;
+    assert.equal(status.code, 0, producer.stderr);
+    assert.ok(took < 5_000, `stopped in ${took} ms`);
+    const counted = Number(/produce finished .*records=(\d+)/.exec(producer.stderr)?.[1]);
+    assert.ok(counted > 1000, producer.stderr);
+    assert.equal((await published(topic)).length, counted, "in-flight batches were flushed");
+  } finally {
+    await producer.dispose();
   }
 });

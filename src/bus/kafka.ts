@@ -6,6 +6,8 @@
 import process from "node:process";
 import {
   type Admin,
+  CompressionCodecs,
+  CompressionTypes,
   type Consumer as KafkaConsumer,
   Kafka,
   type KafkaConfig,
@@ -13,6 +15,7 @@ import {
   logLevel,
   type Producer,
 } from "kafkajs";
+import SnappyCodec from "kafkajs-snappy";
 import type { LoadedConfig } from "../config/mod.ts";
 import { AuthFailure, type CryptopipeError, messageOf, RuntimeFailure } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -167,14 +170,30 @@ function toIncoming(topic: string, partition: number, m: {
   };
 }
 
+// kafkajs has only gzip built in. Snappy comes from a pure-JS codec (snappyjs), so it works in
+// the compiled binary too; the zstd and lz4 plugins are native addons and are not offered.
+// Registered once for producers (compress) and consumers (decompress) alike.
+CompressionCodecs[CompressionTypes.Snappy] = SnappyCodec;
+
+const COMPRESSION = {
+  none: CompressionTypes.None,
+  gzip: CompressionTypes.GZIP,
+  snappy: CompressionTypes.Snappy,
+} as const;
+
 class KafkaPublisher implements Publisher {
-  constructor(readonly producer: Producer, readonly brokers: readonly string[]) {}
+  constructor(
+    readonly producer: Producer,
+    readonly brokers: readonly string[],
+    readonly compression: CompressionTypes,
+  ) {}
 
   async send(topic: string, messages: readonly OutgoingMessage[]): Promise<void> {
     try {
       await this.producer.send({
         topic,
         acks: -1,
+        compression: this.compression,
         messages: messages.map((m) => ({
           key: m.key,
           value: m.value,
@@ -326,6 +345,8 @@ class KafkaBus implements Bus {
         topics: missing.map((topic) => ({
           topic,
           numPartitions: this.config.bus.topic_partitions,
+          // -1: the broker's default.replication.factor (KIP-464), unless configured.
+          replicationFactor: this.config.bus.topic_replication ?? -1,
         })),
       });
       this.logger.info("created topics", {
@@ -335,7 +356,13 @@ class KafkaBus implements Bus {
     } catch (error) {
       // deno-lint-ignore no-explicit-any
       if ((error as any)?.type === "TOPIC_ALREADY_EXISTS") return;
-      throw kafkaFailure(`create topics ${topics.join(",")}`, this.brokers, error);
+      // kafkajs says only "Topic creation errors"; the reason is in its per-topic list.
+      const first = (error as { errors?: { message?: string }[] })?.errors?.[0]?.message;
+      throw kafkaFailure(
+        `create topics ${topics.join(",")}${first ? ` (${first})` : ""}`,
+        this.brokers,
+        error,
+      );
     }
   }
 
@@ -350,7 +377,7 @@ class KafkaBus implements Bus {
     } catch (error) {
       throw kafkaFailure("connect to Kafka", this.brokers, error);
     }
-    return new KafkaPublisher(producer, this.brokers);
+    return new KafkaPublisher(producer, this.brokers, COMPRESSION[this.config.produce.compression]);
   }
 
   async consumer(topic: string, groupId: string): Promise<Consumer> {

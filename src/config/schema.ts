@@ -98,6 +98,32 @@ export const REST_SOURCE_TYPES = [
   "kraken",
 ] as const;
 
+/** A stream URL: wss, or ws on loopback (the local WebSocket server in tests). */
+const wsUrl = z.url().refine(
+  (url) =>
+    url.startsWith("wss://") ||
+    /^ws:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(url),
+  "must be wss:// (ws:// only for 127.0.0.1, localhost or [::1])",
+);
+
+/** Keys every WebSocket source shares. */
+const wsKeys = {
+  symbols: symbolList,
+  /** Default: the provider's public stream host. */
+  url: wsUrl.optional(),
+  /** No message (data or heartbeat) for this long: close and reconnect. */
+  silence_timeout_secs: seconds(3600).default(30),
+  /** Reconnect backoff starts at 1 s and doubles up to this. */
+  reconnect_max_secs: seconds(3600).default(60),
+  /** Renew the connection after this long (default for binance: 23.5 h, under its 24 h cut). */
+  max_connection_secs: seconds(7 * 86_400).optional(),
+  /** A live record whose event_time is further than this from the local clock is rejected. */
+  max_clock_skew_secs: seconds(86_400).default(300),
+};
+
+const wsSource = <T extends string>(type: T) =>
+  z.strictObject({ type: z.literal(type), ...wsKeys });
+
 export const sourceSchema = z.discriminatedUnion("type", [
   simulatedSource,
   replaySource,
@@ -110,6 +136,9 @@ export const sourceSchema = z.discriminatedUnion("type", [
   restSource("cryptocompare"),
   restSource("coinbase"),
   restSource("kraken"),
+  wsSource("binance_ws"),
+  wsSource("coinbase_ws"),
+  wsSource("kraken_ws"),
 ]);
 
 const saslSchema = z.strictObject({
@@ -146,6 +175,11 @@ export const configSchema = z.strictObject({
      * benchmarks or brokers without IdempotentWrite permission: retries may then duplicate.
      */
     idempotent: z.boolean().default(true),
+    /**
+     * Batch compression. Only codecs that work inside the compiled binary: gzip (built into
+     * kafkajs) and snappy (pure JS). zstd and lz4 need native addons and are not offered.
+     */
+    compression: z.enum(["none", "gzip", "snappy"]).default("none"),
   }).prefault({}),
 
   bus: z.strictObject({
@@ -167,6 +201,8 @@ export const configSchema = z.strictObject({
     request_timeout_ms: positiveInt(300_000).default(30_000),
     /** Partitions when cryptopipe creates the topic itself. */
     topic_partitions: positiveInt(1000).default(3),
+    /** Replicas when cryptopipe creates a topic; default: the broker's default.replication.factor. */
+    topic_replication: positiveInt(32).optional(),
     retry: z.strictObject({
       /** Bounded: after this many retries the mode exits 3. */
       retries: nonNegativeInt(50).default(5),

@@ -12,8 +12,15 @@ import {
 } from "../bus/mod.ts";
 import { UsageError } from "../errors.ts";
 import { encodeRecord, messageKey, SCHEMA_HEADER, TICKER_SCHEMA_ID } from "../record/mod.ts";
-import { createSource, type Rejected, type SourceItem, STATUS_SCHEMA_ID } from "../source/mod.ts";
+import {
+  createSource,
+  type Rejected,
+  type Source,
+  type SourceItem,
+  STATUS_SCHEMA_ID,
+} from "../source/mod.ts";
 import { type ModeContext, Mutex } from "./context.ts";
+import { TtyProgress } from "./progress_bar.ts";
 
 export const REJECT_SCHEMA_ID = "cryptopipe.reject.v1";
 const PROGRESS_EVERY_MS = 5_000;
@@ -37,6 +44,24 @@ function rejectMessage(source: string, rejected: Rejected): OutgoingMessage {
     }),
     headers: { [SCHEMA_HEADER]: REJECT_SCHEMA_ID },
   };
+}
+
+/** A progress bar over the finite sources (replay files), only when stderr is a terminal. */
+function replayProgress(
+  sources: readonly Source[],
+  records: () => number,
+): TtyProgress | undefined {
+  const finite = sources.filter((s) => s.progress);
+  if (finite.length === 0 || !Deno.stderr.isTerminal()) return undefined;
+  const encoder = new TextEncoder();
+  return new TtyProgress((text) => Deno.stderr.writeSync(encoder.encode(text)), () => {
+    const parts = finite.map((s) => s.progress!());
+    return {
+      done: parts.reduce((sum, p) => sum + p.done, 0),
+      total: parts.reduce((sum, p) => sum + p.total, 0),
+      records: records(),
+    };
+  });
 }
 
 export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
@@ -109,6 +134,7 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
       }), config.produce.batch_max_ms);
     // Counted when a record is taken, not when its send completes: sends overlap with taking.
     let accepted = 0;
+    let progressBar: TtyProgress | undefined;
     const take = async (source: string, items: SourceItem[]) => {
       for (const item of items) {
         if (item.kind === "status") {
@@ -148,18 +174,22 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
       if (flags.maxRecords !== undefined && accepted >= flags.maxRecords) stop.abort();
     };
     try {
-      await Promise.all(names.map(async (name) => {
-        const source = createSource(name, config.sources[name], {
+      const sources = names.map((name) =>
+        createSource(name, config.sources[name], {
           logger,
           apiKey: config.secrets.sourceApiKeys[name],
-        });
+        })
+      );
+      progressBar = replayProgress(sources, () => accepted);
+      await Promise.all(sources.map(async (source) => {
         for await (const items of source.items(stop.signal)) {
-          await take(name, items);
+          await take(source.name, items);
           if (stop.signal.aborted) break;
         }
       }));
     } finally {
       clearInterval(ticker);
+      progressBar?.stop();
     }
     if (failure) throw failure;
     await flush();

@@ -146,13 +146,18 @@ export type RestTickerFields =
  * A ticker v1 candidate from a REST poll, in column order: the provider's fields (a market
  * field left out is null) in the skeleton every REST record shares: the schema id,
  * `channel: "rest"`, the canonical symbol parts, `price_usd` only for a USD quote, no `raw`.
+ * The WebSocket adapters share the same skeleton with `channel: "ws"`.
  */
-export function restTicker(parts: SymbolParts, fields: RestTickerFields): TickerRecord {
+export function restTicker(
+  parts: SymbolParts,
+  fields: RestTickerFields,
+  channel: TickerRecord["channel"] = "rest",
+): TickerRecord {
   return {
     schema: TICKER_SCHEMA_ID,
     source: fields.source,
     source_kind: fields.source_kind,
-    channel: "rest",
+    channel,
     symbol: parts.symbol,
     base: parts.base,
     quote: parts.quote,

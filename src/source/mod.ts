@@ -1,21 +1,26 @@
 /**
  * Stage door: sources. A source yields batches of items: normalized records, or rejected
- * input that the producer routes to the rejects topic (never dropped). Offline: simulated,
- * replay. REST polling: coingecko, binance, cryptocompare, coinbase, kraken (rest.ts is the
- * engine, one adapter file per provider).
+ * input that the producer routes to the rejects topic (never dropped), and feed status events.
+ * Offline: simulated, replay. REST polling: coingecko, binance, cryptocompare, coinbase, kraken
+ * (rest.ts is the engine). WebSocket streams: binance_ws, coinbase_ws, kraken_ws (ws.ts is the
+ * engine). One adapter file per provider.
  */
 import type { SourceConfig } from "../config/mod.ts";
 import type { TickerRecord } from "../record/mod.ts";
 import type { Secret } from "../config/mod.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { BINANCE_DEFAULTS, binanceAdapter } from "./binance.ts";
+import { BINANCE_WS_DEFAULTS, binanceWsAdapter } from "./binance_ws.ts";
 import { COINBASE_DEFAULTS, coinbaseAdapter } from "./coinbase.ts";
+import { COINBASE_WS_DEFAULTS, coinbaseWsAdapter } from "./coinbase_ws.ts";
 import { COINGECKO_DEFAULTS, coingeckoAdapter } from "./coingecko.ts";
 import { CRYPTOCOMPARE_DEFAULTS, cryptocompareAdapter } from "./cryptocompare.ts";
 import { KRAKEN_DEFAULTS, krakenAdapter } from "./kraken.ts";
+import { KRAKEN_WS_DEFAULTS, krakenWsAdapter } from "./kraken_ws.ts";
 import { ReplaySource } from "./replay.ts";
 import { type RestAdapter, RestSource } from "./rest.ts";
 import { SimulatedSource } from "./simulated.ts";
+import { WsSource } from "./ws.ts";
 
 export interface Rejected {
   /** The input as received (a CSV line, a JSON payload). */
@@ -43,7 +48,7 @@ export interface StatusEvent {
   readonly detail: string;
   /** Local clock, epoch ms. */
   readonly at: number;
-  /** For gaps: the last sequence seen and the one that arrived. */
+  /** For gaps: the sequence that was due (last seen + 1) and the one that arrived. */
   readonly expected_seq: number | null;
   readonly got_seq: number | null;
   /** Reconnect attempts since the last good message (0 when connected). */
@@ -59,6 +64,8 @@ export interface Source {
   readonly name: string;
   /** Yields until exhausted (replay) or until `signal` aborts (live sources). */
   items(signal: AbortSignal): AsyncIterable<SourceItem[]>;
+  /** How far a finite source is (replay: bytes of the file), for a progress bar. */
+  progress?(): { readonly done: number; readonly total: number };
 }
 
 /** Clock and sleep, injectable so tests run without waiting. */
@@ -103,6 +110,13 @@ const REST_PROVIDERS = {
   kraken: { adapter: () => krakenAdapter(), defaults: KRAKEN_DEFAULTS },
 } as const;
 
+/** Each WebSocket provider: its adapter and its documented defaults. */
+const WS_PROVIDERS = {
+  binance_ws: { adapter: binanceWsAdapter, defaults: BINANCE_WS_DEFAULTS },
+  coinbase_ws: { adapter: coinbaseWsAdapter, defaults: COINBASE_WS_DEFAULTS },
+  kraken_ws: { adapter: krakenWsAdapter, defaults: KRAKEN_WS_DEFAULTS },
+} as const;
+
 export function createSource(name: string, config: SourceConfig, deps: SourceDeps = {}): Source {
   const clock = deps.clock ?? realClock;
   switch (config.type) {
@@ -110,6 +124,20 @@ export function createSource(name: string, config: SourceConfig, deps: SourceDep
       return new SimulatedSource(name, config, clock);
     case "replay":
       return new ReplaySource(name, config, clock);
+    case "binance_ws":
+    case "coinbase_ws":
+    case "kraken_ws": {
+      const { adapter, defaults } = WS_PROVIDERS[config.type];
+      const maxConnectionSecs = config.max_connection_secs ?? defaults.maxConnectionSecs;
+      return new WsSource(name, adapter(), {
+        symbols: config.symbols,
+        url: config.url ?? defaults.url,
+        silenceTimeoutMs: config.silence_timeout_secs * 1000,
+        reconnectMaxMs: config.reconnect_max_secs * 1000,
+        maxConnectionMs: maxConnectionSecs === undefined ? undefined : maxConnectionSecs * 1000,
+        maxClockSkewMs: config.max_clock_skew_secs * 1000,
+      }, { clock, logger: deps.logger ?? silentLogger });
+    }
     default: {
       const provider = REST_PROVIDERS[config.type];
       const { defaults } = provider;

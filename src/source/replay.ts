@@ -55,11 +55,18 @@ export function rowToItem(
 }
 
 export class ReplaySource implements Source {
+  #bytesRead = 0;
+  #bytesTotal = 0;
+
   constructor(readonly name: string, readonly config: ReplayConfig, readonly clock: SourceClock) {}
+
+  progress(): { done: number; total: number } {
+    return { done: this.#bytesRead, total: this.#bytesTotal };
+  }
 
   async *items(signal: AbortSignal): AsyncIterable<SourceItem[]> {
     try {
-      await Deno.stat(this.config.path);
+      this.#bytesTotal = (await Deno.stat(this.config.path)).size;
     } catch {
       throw new UsageError(
         `Cannot replay ${this.config.path} (sources.${this.name}.path): file not found`,
@@ -80,10 +87,11 @@ export class ReplaySource implements Source {
     let batch: SourceItem[] = [];
     for await (
       const { record, raw, info } of parser as AsyncIterable<
-        { record: string[]; raw: string; info: { lines: number } }
+        { record: string[]; raw: string; info: { lines: number; bytes: number } }
       >
     ) {
       if (signal.aborted) break;
+      this.#bytesRead = info.bytes;
       if (!header) {
         header = record.map((h) => h.trim());
         const unknown = header.filter((h) => !COLUMN_BY_NAME.has(h));
@@ -112,5 +120,6 @@ export class ReplaySource implements Source {
       }
     }
     if (batch.length > 0) yield batch;
+    this.#bytesRead = this.#bytesTotal;
   }
 }
