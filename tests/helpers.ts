@@ -94,21 +94,32 @@ export async function lakeFiles(dir: string, extension = ""): Promise<string[]> 
   return files.sort();
 }
 
-/** kcat, the independent client: dump a topic as "<partition> <offset> <payload>" lines. */
+/** kcat, the independent client: every message of a topic, from the beginning. */
 export async function kcatDump(
   brokers: string,
   topic: string,
-): Promise<Array<{ partition: number; offset: number; payload: string }>> {
+): Promise<Array<{ partition: number; offset: number; key: string; payload: string }>> {
   const out = await new Deno.Command("kcat", {
-    args: ["-C", "-b", brokers, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%p %o %s\\n"],
+    args: ["-C", "-b", brokers, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%p %o %k\t%s\n"],
     stdout: "piped",
     stderr: "piped",
   }).output();
   if (!out.success) throw new Error(`kcat failed: ${new TextDecoder().decode(out.stderr)}`);
   return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l !== "").map((line) => {
-    const [p, o, ...rest] = line.split(" ");
-    return { partition: Number(p), offset: Number(o), payload: rest.join(" ") };
+    const tab = line.indexOf("\t");
+    const [p, o, key] = line.slice(0, tab).split(" ");
+    return { partition: Number(p), offset: Number(o), key, payload: line.slice(tab + 1) };
   });
+}
+
+/** The JSON messages of a topic with their keys (kcat), for produce tests. */
+export async function publishedJson(
+  topic: string,
+): Promise<Array<{ key: string; value: Record<string, unknown> }>> {
+  return (await kcatDump(testBrokers(), topic)).map((m) => ({
+    key: m.key,
+    value: JSON.parse(m.payload),
+  }));
 }
 
 /** kcat produce: lines of `key\tvalue` into a topic (for poison records cryptopipe would never write). */

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { validateTicker } from "../src/record/mod.ts";
 import { type ExchangeServer, startExchangeServer } from "./exchange_server.ts";
-import { baseToml, cli, testBrokers, uniqueName, workspace } from "./helpers.ts";
+import { baseToml, cli, publishedJson, uniqueName, workspace } from "./helpers.ts";
 import { CliProcess, sleep } from "./processes.ts";
 
 const HTML_PAGE =
@@ -37,23 +37,7 @@ async function produce(config: string, seconds: number) {
   return run;
 }
 
-interface Published {
-  key: string;
-  record: Record<string, unknown>;
-}
-
-async function published(topic: string): Promise<Published[]> {
-  const out = await new Deno.Command("kcat", {
-    args: ["-C", "-b", testBrokers(), "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%k\t%s\n"],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l).map((line) => {
-    const [key, value] = line.split("\t");
-    return { key, record: JSON.parse(value) };
-  });
-}
+type Published = Awaited<ReturnType<typeof publishedJson>>[number];
 
 Deno.test("rest sources e2e: all five providers publish valid, normalized records to Kafka; every scripted fault is survived, and bad responses land in the rejects topic", async () => {
   const server = startExchangeServer();
@@ -120,7 +104,7 @@ Deno.test("rest sources e2e: all five providers publish valid, normalized record
     );
 
     const run = await produce(config, 6);
-    const records = await published(topic);
+    const records = await publishedJson(topic);
     const seen = new Set(records.map((r) => r.key));
     for (
       const key of [
@@ -136,7 +120,7 @@ Deno.test("rest sources e2e: all five providers publish valid, normalized record
         "kraken:DOGE-USD",
       ]
     ) assert.ok(seen.has(key), `${key} published (got ${[...seen].join(", ")})`);
-    for (const { key, record } of records) {
+    for (const { key, value: record } of records) {
       const validation = validateTicker(record);
       assert.ok(validation.ok, `${key}: ${JSON.stringify(validation)}`);
       assert.equal(key, `${record.source}:${record.symbol}`);
@@ -144,16 +128,16 @@ Deno.test("rest sources e2e: all five providers publish valid, normalized record
       assert.ok((record.price as number) > 0 && Number.isFinite(record.price));
     }
     // USDT stays USDT: no USD price without an explicit basis.
-    for (const { record } of records.filter((r) => r.record.source === "binance")) {
+    for (const { value: record } of records.filter((r) => r.value.source === "binance")) {
       assert.equal(record.quote, "USDT");
       assert.equal(record.price_usd, null);
     }
-    for (const { record } of records.filter((r) => r.record.source === "kraken")) {
+    for (const { value: record } of records.filter((r) => r.value.source === "kraken")) {
       assert.equal(record.event_time, null, "Kraken has no event time");
       assert.match(String(record.source_symbol), /^(XXBTZUSD|XDGUSD)$/);
     }
 
-    const rejects = (await published(`${topic}.rejects`)).map((r) => r.record);
+    const rejects = (await publishedJson(`${topic}.rejects`)).map((r) => r.value);
     const problems = rejects.map((r) => `${r.origin} ${(r.problems as string[]).join("; ")}`);
     for (
       const expected of [
@@ -220,7 +204,7 @@ Deno.test("rest sources e2e: a 451 geo-block stops that source with one clear er
       1,
       "never asked again",
     );
-    const keys = new Set((await published(topic)).map((r) => r.key));
+    const keys = new Set((await publishedJson(topic)).map((r) => r.key));
     assert.deepEqual([...keys].sort(), ["kraken:BTC-USD", "kraken:DOGE-USD"]);
   } finally {
     await server.close();
@@ -237,7 +221,7 @@ Deno.test("rest sources e2e: unchanged polls are not republished; a changed Krak
     server.freeze("/0/public/Ticker", true);
     server.freeze("/products/", true);
     await produce(config, 2);
-    const first = await published(topic);
+    const first = await publishedJson(topic);
     const polls = server.requests.filter((r) => r.line.startsWith("GET /0/public/Ticker")).length;
     assert.ok(polls >= 4, `kraken polled ${polls} times`);
     const count = (records: Published[], key: string) =>
@@ -247,10 +231,10 @@ Deno.test("rest sources e2e: unchanged polls are not republished; a changed Krak
 
     server.freeze("/0/public/Ticker", false); // prices move again
     await produce(config, 1.5);
-    const second = await published(topic);
+    const second = await publishedJson(topic);
     assert.ok(count(second, "kraken:BTC-USD") > 1, "a changed Kraken price is published");
     const prices = second.filter((r) => r.key === "kraken:BTC-USD").slice(1).map((r) =>
-      r.record.price
+      r.value.price
     );
     prices.slice(1).forEach((price, i) =>
       assert.notEqual(price, prices[i], "each published tick differs from the one before")
@@ -285,7 +269,7 @@ batch_max_records = 500
     assert.ok(took < 5_000, `stopped in ${took} ms`);
     const counted = Number(/produce finished .*records=(\d+)/.exec(producer.stderr)?.[1]);
     assert.ok(counted > 1000, producer.stderr);
-    assert.equal((await published(topic)).length, counted, "in-flight batches were flushed");
+    assert.equal((await publishedJson(topic)).length, counted, "in-flight batches were flushed");
   } finally {
     await producer.dispose();
   }

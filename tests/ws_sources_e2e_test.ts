@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { validateTicker } from "../src/record/mod.ts";
 import { type Provider, startWsServer, type WsServer } from "../src/source/ws_testing.ts";
-import { baseToml, cli, testBrokers, uniqueName, workspace } from "./helpers.ts";
+import { baseToml, cli, publishedJson, uniqueName, workspace } from "./helpers.ts";
 
 const SOURCES: Record<Provider, { name: string; type: string; symbols: string[] }> = {
   binance: { name: "binance_stream", type: "binance_ws", symbols: ["BTC-USDT", "ETH-USDT"] },
@@ -28,24 +28,6 @@ silence_timeout_secs = 0.4
 reconnect_max_secs = 2
 `;
   }).join("\n");
-}
-
-interface Published {
-  key: string;
-  value: Record<string, unknown>;
-}
-
-async function published(topic: string): Promise<Published[]> {
-  const out = await new Deno.Command("kcat", {
-    args: ["-C", "-b", testBrokers(), "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%k\t%s\n"],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l).map((line) => {
-    const [key, value] = line.split("\t");
-    return { key, value: JSON.parse(value) };
-  });
 }
 
 /** Polls `condition` until it holds; fails after `timeoutMs`. */
@@ -87,7 +69,7 @@ Deno.test("ws sources e2e: Binance, Coinbase and Kraken streams publish records 
     assert.equal(server.connections("kraken"), 2, "kraken reconnected after the silence");
     assert.equal(server.connections("coinbase"), 1, "a gap is reported, not reconnected");
 
-    const records = await published(topic);
+    const records = await publishedJson(topic);
     const keys = new Set(records.map((r) => r.key));
     for (const provider of Object.keys(SOURCES) as Provider[]) {
       for (const symbol of SOURCES[provider].symbols) {
@@ -101,7 +83,7 @@ Deno.test("ws sources e2e: Binance, Coinbase and Kraken streams publish records 
       assert.equal(value.channel, "ws");
     }
 
-    const statuses = (await published(`${topic}.status`)).map(({ key, value }) => {
+    const statuses = (await publishedJson(`${topic}.status`)).map(({ key, value }) => {
       assert.equal(value.schema, "cryptopipe.status.v1");
       assert.equal(key, value.source);
       return value;
@@ -131,7 +113,7 @@ Deno.test("ws sources e2e: Binance, Coinbase and Kraken streams publish records 
       assert.equal((gap.got_seq as number) - (gap.expected_seq as number), 3);
     }
 
-    const rejects = (await published(`${topic}.rejects`)).map((r) => r.value);
+    const rejects = (await publishedJson(`${topic}.rejects`)).map((r) => r.value);
     assert.equal(rejects.length, 6, JSON.stringify(rejects));
     for (const reject of rejects) assert.equal(reject.origin, "coinbase_stream:coinbase ws");
   } finally {

@@ -68,7 +68,13 @@ export function binanceSymbol(symbol: string): string {
 }
 
 /** Binance symbol → canonical parts, for the configured list (first one wins on a clash). */
-function lookup(symbols: readonly string[]): Map<string, SymbolParts> {
+/** Built once per symbol list (the WebSocket adapter looks it up on every message). */
+const symbolsCache = new WeakMap<readonly string[], Map<string, SymbolParts>>();
+
+/** `BTCUSDT` → the canonical parts, from the configured list (`BTCUSDT` cannot be split). */
+export function binanceSymbols(symbols: readonly string[]): ReadonlyMap<string, SymbolParts> {
+  const cached = symbolsCache.get(symbols);
+  if (cached) return cached;
   const map = new Map<string, SymbolParts>();
   for (const symbol of symbols) {
     const [base, quote] = symbol.split("-");
@@ -77,11 +83,12 @@ function lookup(symbols: readonly string[]): Map<string, SymbolParts> {
     const native = binanceSymbol(parts.symbol);
     if (!map.has(native)) map.set(native, parts);
   }
+  symbolsCache.set(symbols, map);
   return map;
 }
 
 function binanceRequests(symbols: readonly string[]): HttpRequest[] {
-  const natives = [...lookup(symbols).keys()];
+  const natives = [...binanceSymbols(symbols).keys()];
   const requests: HttpRequest[] = [];
   for (let i = 0; i < natives.length; i += BINANCE_SYMBOLS_PER_REQUEST) {
     requests.push({
@@ -107,7 +114,7 @@ function normalizeBinance(
 ): Normalized {
   const records: TickerRecord[] = [];
   const unusable: Unusable[] = [];
-  const configured = lookup(context.symbols);
+  const configured = binanceSymbols(context.symbols);
   for (const response of responses) {
     const body = response?.body;
     if (!Array.isArray(body)) {
@@ -115,7 +122,9 @@ function normalizeBinance(
       continue;
     }
     for (const entry of body) {
-      const read = readTicker(entry, configured, context.ingestTime);
+      const read = isObject(entry)
+        ? readBinanceTicker(entry, REST_FIELDS, configured, context.ingestTime, "rest")
+        : { problems: [`ticker: expected an object, got ${kindOf(entry)}`] };
       if ("problems" in read) unusable.push(reject(entry, read.problems));
       else records.push(read);
     }
@@ -123,19 +132,54 @@ function normalizeBinance(
   return { records, unusable };
 }
 
-function readTicker(
-  entry: unknown,
+/** Where a ticker's fields are: REST `/ticker/24hr` names, or the WebSocket `@ticker` letters. */
+export interface BinanceTickerFields {
+  readonly symbol: string;
+  readonly price: string;
+  readonly bid: string;
+  readonly ask: string;
+  readonly open: string;
+  readonly high: string;
+  readonly low: string;
+  readonly volume: string;
+  readonly quoteVolume: string;
+  readonly change: string;
+  readonly time: string;
+  readonly lastTrade: string;
+}
+
+const REST_FIELDS: BinanceTickerFields = {
+  symbol: "symbol",
+  price: "lastPrice",
+  bid: "bidPrice",
+  ask: "askPrice",
+  open: "openPrice",
+  high: "highPrice",
+  low: "lowPrice",
+  volume: "volume",
+  quoteVolume: "quoteVolume",
+  change: "priceChangePercent",
+  time: "closeTime",
+  lastTrade: "lastId",
+};
+
+/** One Binance ticker (REST or WebSocket) as a record, or the problems that prevent it. */
+export function readBinanceTicker(
+  entry: Record<string, unknown>,
+  names: BinanceTickerFields,
   configured: ReadonlyMap<string, SymbolParts>,
   ingestTime: number,
+  channel: TickerRecord["channel"],
 ): TickerRecord | Problems {
-  if (!isObject(entry)) return { problems: [`ticker: expected an object, got ${kindOf(entry)}`] };
-  const native = entry.symbol;
+  const native = entry[names.symbol];
   if (typeof native !== "string" || native === "") {
-    return { problems: [`symbol: expected a Binance symbol, got ${preview(native)}`] };
+    return { problems: [`${names.symbol}: expected a Binance symbol, got ${preview(native)}`] };
   }
   const parts = configured.get(native);
   if (parts === undefined) {
-    return { problems: [`symbol: ${preview(native)} is not one of the configured symbols`] };
+    return {
+      problems: [`${names.symbol}: ${preview(native)} is not one of the configured symbols`],
+    };
   }
   // Decimal strings (a plain JSON number is accepted too); times and ids are JSON integers.
   const problems: string[] = [];
@@ -143,24 +187,25 @@ function readTicker(
     optional(entry[field], decimalNumber, `${field}: expected a finite decimal, got`, problems);
   const integer = (field: string) =>
     optional(entry[field], safeInteger, `${field}: expected an integer, got`, problems);
-  const price = decimal("lastPrice");
-  if (price === null && problems.length === 0) problems.push("lastPrice: missing");
-  const bid = decimal("bidPrice");
-  const ask = decimal("askPrice");
-  const open = decimal("openPrice");
-  const high = decimal("highPrice");
-  const low = decimal("lowPrice");
-  const volumeBase = decimal("volume");
-  const volumeQuote = decimal("quoteVolume");
-  const change = decimal("priceChangePercent");
-  const closeTime = integer("closeTime");
-  const lastId = integer("lastId");
+  const price = decimal(names.price);
+  if (price === null && problems.length === 0) problems.push(`${names.price}: missing`);
+  const bid = decimal(names.bid);
+  const ask = decimal(names.ask);
+  const open = decimal(names.open);
+  const high = decimal(names.high);
+  const low = decimal(names.low);
+  const volumeBase = decimal(names.volume);
+  const volumeQuote = decimal(names.quoteVolume);
+  const change = decimal(names.change);
+  const time = integer(names.time);
+  const lastTrade = integer(names.lastTrade);
   if (problems.length > 0 || price === null) return { problems };
   return restTicker(parts, {
     source: "binance",
     source_kind: "exchange",
     source_symbol: native,
     price,
+    // 0 is Binance's "empty book side", not a price.
     bid: bid === 0 ? null : bid,
     ask: ask === 0 ? null : ask,
     open_24h: open,
@@ -170,8 +215,9 @@ function readTicker(
     volume_24h_quote: volumeQuote,
     change_pct_24h: change,
     change_window: "rolling_24h",
-    event_time: closeTime,
+    event_time: time,
     ingest_time: ingestTime,
-    seq: lastId,
-  });
+    // -1 means "no trade in the window".
+    seq: lastTrade !== null && lastTrade >= 0 ? lastTrade : null,
+  }, channel);
 }

@@ -10,20 +10,13 @@
  * event_time, `L` last trade id (integer) → seq. Only `c` is required. Trade ids jump between
  * one-second tickers, so `L` is not checked for gaps.
  */
-import type { TickerRecord } from "../record/mod.ts";
-import { binanceSymbol } from "./binance.ts";
 import {
-  decimalNumber,
-  isObject,
-  kindOf,
-  optional,
-  preview,
-  type Problems,
-  reject,
-  restTicker,
-  safeInteger,
-} from "./fields.ts";
-import { joinSymbol, type SymbolParts } from "./symbols.ts";
+  binanceSymbol,
+  binanceSymbols,
+  type BinanceTickerFields,
+  readBinanceTicker,
+} from "./binance.ts";
+import { isObject, kindOf, preview, reject } from "./fields.ts";
 import {
   jsonMessage,
   type WsAdapter,
@@ -68,7 +61,13 @@ export function parseBinanceWs(text: string, context: WsContext): WsParsed {
     return { reconnect: "the server announced a shutdown (serverShutdown)" };
   }
   if (event.e === "24hrTicker") {
-    const read = readTicker(event, context);
+    const read = readBinanceTicker(
+      event,
+      WS_FIELDS,
+      binanceSymbols(context.symbols),
+      context.ingestTime,
+      "ws",
+    );
     return "problems" in read
       ? { unusable: [reject(message, read.problems)] }
       : { records: [read] };
@@ -81,70 +80,18 @@ export function parseBinanceWs(text: string, context: WsContext): WsParsed {
   return { unusable: [reject(message, ["not a Binance event: no `e` field"])] };
 }
 
-function readTicker(event: Record<string, unknown>, context: WsContext): TickerRecord | Problems {
-  const native = event.s;
-  if (typeof native !== "string" || native === "") {
-    return { problems: [`s: expected a Binance symbol, got ${preview(native)}`] };
-  }
-  const parts = configuredParts(context.symbols).get(native);
-  if (parts === undefined) {
-    return { problems: [`s: ${preview(native)} is not one of the configured symbols`] };
-  }
-  const problems: string[] = [];
-  const decimal = (field: string) =>
-    optional(event[field], decimalNumber, `${field}: expected a finite decimal, got`, problems);
-  const integer = (field: string) =>
-    optional(event[field], safeInteger, `${field}: expected an integer, got`, problems);
-  const price = decimal("c");
-  if (price === null && problems.length === 0) problems.push("c (last price): missing");
-  const bid = decimal("b");
-  const ask = decimal("a");
-  const open = decimal("o");
-  const high = decimal("h");
-  const low = decimal("l");
-  const volumeBase = decimal("v");
-  const volumeQuote = decimal("q");
-  const change = decimal("P");
-  const eventTime = integer("E");
-  const lastTradeId = integer("L");
-  if (problems.length > 0 || price === null) return { problems };
-  return restTicker(parts, {
-    source: "binance",
-    source_kind: "exchange",
-    source_symbol: native,
-    price,
-    // 0 is Binance's "empty book side", not a price.
-    bid: bid === 0 ? null : bid,
-    ask: ask === 0 ? null : ask,
-    open_24h: open,
-    high_24h: high,
-    low_24h: low,
-    volume_24h_base: volumeBase,
-    volume_24h_quote: volumeQuote,
-    change_pct_24h: change,
-    change_window: "rolling_24h",
-    event_time: eventTime,
-    ingest_time: context.ingestTime,
-    // -1 means "no trade in the window".
-    seq: lastTradeId !== null && lastTradeId >= 0 ? lastTradeId : null,
-  }, "ws");
-}
-
-/** Built once per symbol list, not once per message. */
-const partsCache = new WeakMap<readonly string[], Map<string, SymbolParts>>();
-
-/** `BTCUSDT` → the canonical parts, from the configured list (`BTCUSDT` cannot be split). */
-function configuredParts(symbols: readonly string[]): Map<string, SymbolParts> {
-  const cached = partsCache.get(symbols);
-  if (cached) return cached;
-  const map = new Map<string, SymbolParts>();
-  partsCache.set(symbols, map);
-  for (const symbol of symbols) {
-    const [base, quote] = symbol.split("-");
-    if (!base || !quote) continue;
-    const parts = joinSymbol(base, quote);
-    const native = binanceSymbol(parts.symbol);
-    if (!map.has(native)) map.set(native, parts);
-  }
-  return map;
-}
+/** The `@ticker` event's one-letter fields, in the REST reader's terms. */
+const WS_FIELDS: BinanceTickerFields = {
+  symbol: "s",
+  price: "c",
+  bid: "b",
+  ask: "a",
+  open: "o",
+  high: "h",
+  low: "l",
+  volume: "v",
+  quoteVolume: "q",
+  change: "P",
+  time: "E",
+  lastTrade: "L",
+};

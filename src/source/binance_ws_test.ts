@@ -98,7 +98,7 @@ Deno.test("binance ws: odd messages become unusable with reasons, kept raw", () 
     'c: expected a finite decimal, got "NaN"',
   ]);
   assert.deepEqual(bad({ stream: "x", data: { ...ticker, c: undefined } }), [
-    "c (last price): missing",
+    "c: missing",
   ]);
   assert.deepEqual(bad({ stream: "x", data: { ...ticker, E: "soon", L: 1.5 } }), [
     'E: expected an integer, got "soon" | L: expected an integer, got 1.5',
