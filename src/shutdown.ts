@@ -17,3 +17,14 @@ export function shutdownSignal(onForce: () => void): { signal: AbortSignal; disp
     },
   };
 }
+
+/** Whether `work` settled within `ms` (it keeps running otherwise; main exits the process). */
+export async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([work.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

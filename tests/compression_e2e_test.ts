@@ -17,8 +17,8 @@ import {
   workspace,
 } from "./helpers.ts";
 
-/** The compression codecs of every record batch of `topic` on the broker's disk. */
-async function storedCodecs(topic: string): Promise<string[]> {
+/** The compression codecs and producer ids of every record batch of `topic` on disk. */
+async function storedBatches(topic: string): Promise<{ codecs: string[]; producerIds: number[] }> {
   const data = Deno.env.get("CRYPTOPIPE_TEST_KAFKA_DATA");
   if (!data) {
     throw new Error(
@@ -39,11 +39,16 @@ async function storedCodecs(topic: string): Promise<string[]> {
     stderr: "null",
   }).output();
   const text = new TextDecoder().decode(out.stdout);
-  return [...new Set([...text.matchAll(/compresscodec: (\w+)/g)].map((m) => m[1]))];
+  return {
+    codecs: [...new Set([...text.matchAll(/compresscodec: (\w+)/g)].map((m) => m[1]))],
+    producerIds: [...new Set([...text.matchAll(/producerId: (-?\d+)/g)].map((m) => Number(m[1])))],
+  };
 }
 
+// "none" also runs without idempotence, so both producer-id cases are checked.
 for (const codec of ["none", "gzip", "snappy"] as const) {
-  Deno.test(`compression (${codec}): kcat and consume read back every record produced`, async () => {
+  const idempotent = codec !== "none";
+  Deno.test(`compression (${codec}, ${idempotent ? "idempotent" : "not idempotent"}): the broker stores that codec and producer id; kcat and consume read back every record`, async () => {
     const K = 2000;
     const topic = uniqueName(`zip-${codec}`);
     const { config } = await workspace(baseToml(
@@ -56,6 +61,7 @@ rate_per_second = 100000
 
 [produce]
 compression = "${codec}"
+idempotent = ${idempotent}
 
 [batch]
 max_age_secs = 1
@@ -64,7 +70,13 @@ until_idle_secs = 1.5
     ));
     const produced = await cli(["--mode", "produce", "--config", config, "--max-records", `${K}`]);
     assert.equal(produced.code, 0, produced.stderr);
-    assert.deepEqual(await storedCodecs(topic), [codec], "every stored batch uses the codec");
+    const stored = await storedBatches(topic);
+    assert.deepEqual(stored.codecs, [codec], "every stored batch uses the codec");
+    // Idempotent batches carry a producer id; `idempotent = false` writes -1.
+    assert.ok(
+      idempotent ? stored.producerIds.every((id) => id >= 0) : stored.producerIds.join() === "-1",
+      `producer ids ${stored.producerIds.join()} (idempotent = ${idempotent})`,
+    );
     const messages = await kcatDump(testBrokers(), topic);
     assert.equal(messages.length, K);
     for (const m of messages) assert.equal(JSON.parse(m.payload).schema, "cryptopipe.ticker.v1");

@@ -3,8 +3,10 @@
  * (exchange-apis.md; realistic values, not captured data), for produce tests without internet.
  * Every answer is fresh: prices move and event times are "now", so the producer's skew and
  * dedup checks see live-looking data. A test scripts faults per path: a queue of canned
- * answers (429 with Retry-After, 418, 451, 5xx, HTML pages, truncated or NaN bodies, slow or
- * dropped responses) served before the normal ones resume.
+ * answers (429 with Retry-After, 418, 451, 5xx, HTML pages, truncated or NaN bodies, slow
+ * answers, bodies that stall halfway, connections broken mid-body) served before the normal
+ * ones resume. Every request is recorded with its time and headers (to check API keys and
+ * pacing).
  */
 
 export interface Fault {
@@ -12,20 +14,40 @@ export interface Fault {
   readonly headers?: Record<string, string>;
   /** The body as sent; `undefined` with a 200 = the normal body. */
   readonly body?: string;
-  /** Wait this long before answering (slow provider). */
+  /** Wait this long before answering (slow provider); with `stallBody`, the stall instead. */
   readonly delayMs?: number;
   /** Send the normal body cut in half (truncated JSON). */
   readonly truncate?: boolean;
   /** Send the normal body with this transformation (NaN, negative, stale prices...). */
   readonly mutate?: (body: unknown) => unknown;
+  /**
+   * Send the status, the headers and the first half of the body at once, then stall the body
+   * for `delayMs` before the rest: a body slower than request_timeout_ms.
+   */
+  readonly stallBody?: boolean;
+  /**
+   * Send the status, the headers and the first half of the body, then break the connection
+   * (the body stream errors, so the client sees a connection error mid-body, not an end).
+   */
+  readonly drop?: boolean;
+}
+
+/** One request as the server saw it. */
+export interface SeenRequest {
+  /** Epoch ms when it arrived. */
+  readonly at: number;
+  /** "GET /path?query". */
+  readonly line: string;
+  /** Request headers, names lower-case. */
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 export interface ExchangeServer {
   readonly url: string;
   /** Queue faults for requests whose path starts with `pathPrefix`, served in order. */
   fail(pathPrefix: string, ...faults: Fault[]): void;
-  /** Requests seen: when, and "GET /path?query". */
-  readonly requests: { readonly at: number; readonly line: string }[];
+  /** Requests seen: when, "GET /path?query", and their headers. */
+  readonly requests: SeenRequest[];
   /** Freeze a provider's answers (same prices, same times): for dedup tests. */
   freeze(pathPrefix: string, frozen: boolean): void;
   close(): Promise<void>;
@@ -36,7 +58,9 @@ const BASE_PRICES: Record<string, number> = { BTC: 91_000, ETH: 3_050, SOL: 205,
 export function startExchangeServer(): ExchangeServer {
   const queues = new Map<string, Fault[]>();
   const frozen = new Map<string, number>();
-  const requests: { at: number; line: string }[] = [];
+  const requests: SeenRequest[] = [];
+  /** Bodies still stalling or about to drop: close() ends them so shutdown does not wait. */
+  const pending = new Set<() => void>();
   let tick = 0;
 
   const bodyFor = (url: URL, now: number): unknown => {
@@ -162,11 +186,17 @@ export function startExchangeServer(): ExchangeServer {
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     async (request) => {
       const url = new URL(request.url);
-      requests.push({ at: Date.now(), line: `GET ${url.pathname}${url.search}` });
+      requests.push({
+        at: Date.now(),
+        line: `GET ${url.pathname}${url.search}`,
+        headers: Object.fromEntries(request.headers),
+      });
       const prefix = [...queues.keys()].find((p) => url.pathname.startsWith(p));
       const fault = prefix !== undefined ? queues.get(prefix)!.shift() : undefined;
       if (prefix !== undefined && queues.get(prefix)!.length === 0) queues.delete(prefix);
-      if (fault?.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
+      if (fault?.delayMs && !fault.stallBody) {
+        await new Promise((r) => setTimeout(r, fault.delayMs));
+      }
       const frozenAt = [...frozen.entries()].find(([p]) => url.pathname.startsWith(p))?.[1];
       const savedTick = tick;
       if (frozenAt !== undefined) tick = 0;
@@ -176,12 +206,57 @@ export function startExchangeServer(): ExchangeServer {
       if (fault?.mutate) body = fault.mutate(body);
       let text = fault?.body ?? JSON.stringify(body);
       if (fault?.truncate) text = text.slice(0, Math.floor(text.length / 2));
-      return new Response(text, {
+      const init = {
         status: fault?.status ?? 200,
         headers: { "content-type": "application/json", ...fault?.headers },
-      });
+      };
+      if (fault?.stallBody || fault?.drop) {
+        return new Response(halfThen(text, fault.drop ? "drop" : fault.delayMs ?? 0), init);
+      }
+      return new Response(text, init);
     },
   );
+
+  /**
+   * A body stream: the first half of `text` at once, then after `then` ms the rest, or (drop)
+   * an error shortly after, which makes Deno.serve break the connection mid-body.
+   */
+  const halfThen = (text: string, then: number | "drop"): ReadableStream<Uint8Array> => {
+    const bytes = new TextEncoder().encode(text);
+    const half = bytes.byteLength >> 1;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let finish = () => {};
+    return new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(bytes.subarray(0, half));
+        finish = () => {
+          clearTimeout(timer);
+          pending.delete(finish);
+          try {
+            if (then === "drop") {
+              // A string, not an Error: Deno prints the reason, and a stack would look like a bug.
+              controller.error(
+                "exchange server: drop fault, connection broken mid-body on purpose",
+              );
+            } else {
+              controller.enqueue(bytes.subarray(half));
+              controller.close();
+            }
+          } catch {
+            // The client went away first (the stream is already cancelled).
+          }
+        };
+        pending.add(finish);
+        // A drop waits a moment so the status, headers and first half are on the wire first.
+        timer = setTimeout(finish, then === "drop" ? 50 : then);
+      },
+      cancel() {
+        clearTimeout(timer);
+        pending.delete(finish);
+      },
+    });
+  };
+
   return {
     url: `http://127.0.0.1:${server.addr.port}`,
     requests,
@@ -192,6 +267,9 @@ export function startExchangeServer(): ExchangeServer {
       if (on) frozen.set(pathPrefix, Date.now());
       else frozen.delete(pathPrefix);
     },
-    close: () => server.shutdown(),
+    close: () => {
+      for (const finish of [...pending]) finish();
+      return server.shutdown();
+    },
   };
 }

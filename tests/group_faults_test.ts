@@ -340,3 +340,43 @@ Deno.test("broker restart mid-run (kill -9 of the broker, restart on the same da
     await Deno.remove(kafkaDir, { recursive: true }).catch(() => {});
   }
 });
+
+Deno.test("produce against a frozen broker (SIGSTOP): SIGTERM still ends it within produce.shutdown_timeout_secs plus the capped disconnect, exit 3 naming the key", async () => {
+  const kafkaDir = await Deno.makeTempDir({ prefix: "cryptopipe-test-broker-" });
+  const broker = await startBroker(kafkaDir, { heapMb: 512, log: () => {} });
+  const { config } = await workspace(
+    `
+[bus]
+brokers = ["${broker.bootstrap}"]
+topic = "${uniqueName("frozen")}"
+
+[sources.sim]
+type = "simulated"
+rate_per_second = 5000
+
+[produce]
+shutdown_timeout_secs = 2
+`,
+  );
+  const producer = new CliProcess("producer", ["--mode", "produce", "--config", config]);
+  try {
+    await producer.waitFor(/producing/, 30_000);
+    await sleep(500);
+    Deno.kill(broker.pid, "SIGSTOP");
+    await sleep(300);
+    const signalled = Date.now();
+    const status = await producer.stop("SIGTERM", 30_000);
+    const took = Date.now() - signalled;
+    assert.equal(status.code, 3, producer.stderr);
+    assert.match(
+      producer.stderr,
+      /error: Kafka did not take the last batch within produce\.shutdown_timeout_secs = 2/,
+    );
+    assert.ok(took < 15_000, `stopped in ${took} ms (2 s flush + at most 2 × 5 s disconnect)`);
+  } finally {
+    await producer.dispose();
+    Deno.kill(broker.pid, "SIGCONT");
+    await broker.stop();
+    await Deno.remove(kafkaDir, { recursive: true }).catch(() => {});
+  }
+});

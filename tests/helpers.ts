@@ -98,27 +98,61 @@ export async function lakeFiles(dir: string, extension = ""): Promise<string[]> 
 export async function kcatDump(
   brokers: string,
   topic: string,
-): Promise<Array<{ partition: number; offset: number; key: string; payload: string }>> {
+): Promise<
+  Array<{
+    partition: number;
+    offset: number;
+    key: string;
+    payload: string;
+    /** The Kafka record timestamp (ms). */
+    timestamp: number;
+    /** Headers as kcat prints them: `name=value,name=value`. */
+    headers: string;
+  }>
+> {
   const out = await new Deno.Command("kcat", {
-    args: ["-C", "-b", brokers, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%p %o %k\t%s\n"],
+    args: [
+      "-C",
+      "-b",
+      brokers,
+      "-t",
+      topic,
+      "-o",
+      "beginning",
+      "-e",
+      "-q",
+      "-f",
+      "%p\t%o\t%T\t%k\t%h\t%s\n",
+    ],
     stdout: "piped",
     stderr: "piped",
   }).output();
   if (!out.success) throw new Error(`kcat failed: ${new TextDecoder().decode(out.stderr)}`);
   return new TextDecoder().decode(out.stdout).split("\n").filter((l) => l !== "").map((line) => {
-    const tab = line.indexOf("\t");
-    const [p, o, key] = line.slice(0, tab).split(" ");
-    return { partition: Number(p), offset: Number(o), key, payload: line.slice(tab + 1) };
+    // JSON escapes tabs, so the payload (last) holds none of its own.
+    const [p, o, t, key, headers, ...payload] = line.split("\t");
+    return {
+      partition: Number(p),
+      offset: Number(o),
+      timestamp: Number(t),
+      key,
+      headers,
+      payload: payload.join("\t"),
+    };
   });
 }
 
 /** The JSON messages of a topic with their keys (kcat), for produce tests. */
 export async function publishedJson(
   topic: string,
-): Promise<Array<{ key: string; value: Record<string, unknown> }>> {
+): Promise<
+  Array<{ key: string; value: Record<string, unknown>; timestamp: number; headers: string }>
+> {
   return (await kcatDump(testBrokers(), topic)).map((m) => ({
     key: m.key,
     value: JSON.parse(m.payload),
+    timestamp: m.timestamp,
+    headers: m.headers,
   }));
 }
 

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { validateTicker } from "../src/record/mod.ts";
 import { type ExchangeServer, startExchangeServer } from "./exchange_server.ts";
-import { baseToml, cli, publishedJson, uniqueName, workspace } from "./helpers.ts";
+import { baseToml, cli, publishedJson, queryLake, uniqueName, workspace } from "./helpers.ts";
 import { CliProcess, sleep } from "./processes.ts";
 
 const HTML_PAGE =
@@ -54,7 +54,7 @@ Deno.test("rest sources e2e: all five providers publish valid, normalized record
     ));
     server.fail("/api/v3/coins/markets", {
       status: 429,
-      headers: { "retry-after": "1" },
+      headers: { "retry-after": "3" },
       body: '{"status":{"error_code":429,"error_message":"You\'ve exceeded the Rate Limit"}}',
     });
     server.fail("/api/v3/ticker/24hr", {
@@ -120,7 +120,10 @@ Deno.test("rest sources e2e: all five providers publish valid, normalized record
         "kraken:DOGE-USD",
       ]
     ) assert.ok(seen.has(key), `${key} published (got ${[...seen].join(", ")})`);
-    for (const { key, value: record } of records) {
+    for (const { key, value: record, headers, timestamp } of records) {
+      assert.equal(headers, "cryptopipe-schema=cryptopipe.ticker.v1");
+      // The Kafka timestamp is the produce time, not the provider's event time.
+      assert.ok(timestamp >= (record.ingest_time as number) && timestamp <= Date.now());
       const validation = validateTicker(record);
       assert.ok(validation.ok, `${key}: ${JSON.stringify(validation)}`);
       assert.equal(key, `${record.source}:${record.symbol}`);
@@ -143,7 +146,7 @@ Deno.test("rest sources e2e: all five providers publish valid, normalized record
       const expected of [
         /coinbase:GET \/products\/BTC-USD\/ticker not JSON: <!DOCTYPE html>/,
         /coinbase:GET \/products\/BTC-USD\/ticker not JSON: \{/, // truncated
-        /coinbase.*price/, // NaN
+        /coinbase.*price: .*"NaN"/,
         /price: must be > 0/,
         /event_time: .* from the local clock/,
         /cryptocompare:.* error in the response: Type 2: cccagg_or_exchange market does not/,
@@ -162,8 +165,8 @@ Deno.test("rest sources e2e: all five providers publish valid, normalized record
       server.requests.filter((r) => r.line.startsWith(`GET ${prefix}`)).map((r) => r.at);
     const [gecko1, gecko2] = times("/api/v3/coins/markets");
     assert.ok(
-      gecko2 - gecko1 >= 950,
-      `CoinGecko waited out Retry-After: 1 (${gecko2 - gecko1} ms)`,
+      gecko2 - gecko1 >= 2950,
+      `CoinGecko waited out Retry-After: 3, longer than its backoff (${gecko2 - gecko1} ms)`,
     );
     const [binance1, binance2] = times("/api/v3/ticker/24hr");
     assert.ok(
@@ -175,6 +178,34 @@ Deno.test("rest sources e2e: all five providers publish valid, normalized record
     assert.match(run.stderr, /throttled \(HTTP 200 body\): EGeneral:Too many requests/);
     assert.match(run.stderr, /HTTP 502: <!DOCTYPE html>/);
     assert.match(run.stderr, /no response within 1000 ms \(request_timeout_ms\)/);
+
+    // The project's own consumer reads the same records into the lake.
+    const consumed = await cli(["--mode", "consume", "--config", config, "--until-idle"]);
+    assert.equal(consumed.code, 0, consumed.stderr);
+    assert.equal((await cli(["--mode", "catalog", "--config", config])).code, 0);
+    const lake = await queryLake(
+      config,
+      "SELECT source || ':' || symbol AS key, count(*) AS n FROM ticker GROUP BY 1 ORDER BY 1",
+    );
+    const perKey = Object.groupBy(records, (r) => r.key);
+    assert.deepEqual(
+      lake.map((r) => [r.key, r.n]),
+      Object.keys(perKey).sort().map((k) => [k, perKey[k]!.length]),
+    );
+
+    // The health of each poller, as consumers see it on the status topic.
+    const statuses = (await publishedJson(`${topic}.status`)).map((r) => r.value);
+    const events = (source: string) =>
+      statuses.filter((s) => s.source === source).map((s) => `${s.event}: ${s.detail}`);
+    assert.match(events("binance")[0], /^disconnected: .*HTTP 418.*pauses for 2s/);
+    assert.match(events("binance")[1], /^connected: recovered after 1 failed polls/);
+    assert.match(events("coingecko")[0], /^disconnected: .*HTTP 429/);
+    assert.match(events("coingecko")[1], /^connected: recovered/);
+    assert.match(events("coinbase")[0], /^disconnected: .*HTTP 502/);
+    for (const source of ["coingecko", "binance", "cryptocompare", "coinbase", "kraken"]) {
+      assert.equal(events(source).at(-1), "stopped: stopped on request", source);
+    }
+    for (const status of statuses) assert.equal(status.schema, "cryptopipe.status.v1");
   } finally {
     await server.close();
   }
@@ -206,6 +237,9 @@ Deno.test("rest sources e2e: a 451 geo-block stops that source with one clear er
     );
     const keys = new Set((await publishedJson(topic)).map((r) => r.key));
     assert.deepEqual([...keys].sort(), ["kraken:BTC-USD", "kraken:DOGE-USD"]);
+    const binance = (await publishedJson(`${topic}.status`)).filter((r) => r.key === "binance");
+    assert.deepEqual(binance.map((r) => r.value.event), ["stopped"]);
+    assert.match(String(binance[0].value.detail), /HTTP 451/);
   } finally {
     await server.close();
   }

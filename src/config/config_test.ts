@@ -203,3 +203,48 @@ Deno.test("config: a secret typed into a *_env key is not echoed in the error", 
   assert.match(message, /bus\.sasl\.password_env: must name a CRYPTOPIPE_\* environment variable/);
   assert.ok(!message.includes("s3cr3t-Hunter2!"), message);
 });
+
+Deno.test("config: an api_key_* on a source type that takes no API key is an error naming the key; coingecko and cryptocompare take one", () => {
+  const cases: Array<[string, string, string]> = [
+    ["binance", 'symbols = ["BTC-USDT"]', "api_key_env"],
+    ["coinbase", 'symbols = ["BTC-USD"]', "api_key_file"],
+    ["kraken", 'symbols = ["BTC-USD"]', "api_key_credential"],
+    ["binance_ws", 'symbols = ["BTC-USDT"]', "api_key_env"],
+    ["coinbase_ws", 'symbols = ["BTC-USD"]', "api_key_env"],
+    ["kraken_ws", 'symbols = ["BTC-USD"]', "api_key_env"],
+    ["simulated", "", "api_key_env"],
+    ["replay", 'path = "x.csv"', "api_key_env"],
+  ];
+  for (const [type, keys, key] of cases) {
+    const value = key === "api_key_env" ? "CRYPTOPIPE_K" : key === "api_key_file" ? "/k" : "k";
+    const error = configError(
+      `[sources.b]\ntype = "${type}"\n${keys}\n${key} = "${value}"`,
+      { CRYPTOPIPE_K: "the-key" },
+      { "/k": "the-key" },
+    );
+    assert.equal(error.exitCode, 2);
+    assert.equal(
+      error.message,
+      `Invalid config test.toml: sources.b.${key}: ${type} takes no API key (only coingecko and cryptocompare do)`,
+    );
+  }
+  // The same through an environment override, named by the variable.
+  const fromEnv = configError('[sources.b]\ntype = "binance"\nsymbols = ["BTC-USDT"]', {
+    CRYPTOPIPE_SOURCES__B__API_KEY_ENV: "CRYPTOPIPE_K",
+  });
+  assert.equal(fromEnv.file, "environment CRYPTOPIPE_SOURCES__B__API_KEY_ENV");
+  assert.match(fromEnv.message, /sources\.b\.api_key_env: binance takes no API key/);
+  // Other unknown keys keep their did-you-mean hint.
+  assert.match(
+    configError('[sources.b]\ntype = "binance"\nsymbols = ["BTC-USDT"]\napi_kee_env = "x"').message,
+    /sources\.b\.api_kee_env: unknown key/,
+  );
+  for (const type of ["coingecko", "cryptocompare"]) {
+    const config = parseConfig(
+      `[sources.b]\ntype = "${type}"\nsymbols = ["BTC-USD"]\napi_key_env = "CRYPTOPIPE_K"`,
+      "t",
+      env({ CRYPTOPIPE_K: "the-key" }),
+    );
+    assert.equal(config.secrets.sourceApiKeys.b.reveal(), "the-key");
+  }
+});

@@ -6,6 +6,7 @@
 import { parse as parseToml, TomlError } from "smol-toml";
 import { ConfigError } from "../errors.ts";
 import {
+  API_KEY_SOURCE_TYPES,
   coerceEnvValue,
   type Config,
   LITERAL_SECRET_KEYS,
@@ -13,6 +14,7 @@ import {
   schemaAt,
   type SchemaIssue,
   shapeKeys,
+  SOURCE_TYPES,
   validateConfig,
 } from "./schema.ts";
 import { resolveSecret, type Secret, type SecretEnvironment } from "./secrets.ts";
@@ -160,6 +162,8 @@ function applyEnvOverrides(
         "a literal secret is not allowed; use the _env/_file/_credential form",
       );
     }
+    const noApiKey = misplacedApiKey(path, raw);
+    if (noApiKey) throw new ConfigError(`environment ${name}`, path.join("."), noApiKey);
     if (!schemaAt(path, raw)) {
       // Suggest a fix for the first part of the name that is not a known key.
       const bad = path.findIndex((_, i) => !schemaAt(path.slice(0, i + 1), raw));
@@ -201,6 +205,22 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
   return node;
 }
 
+/**
+ * `sources.<name>.api_key_*` on a known source type that takes no API key: why it is wrong
+ * (clearer than "unknown key": the key exists, just not for this provider). Else undefined.
+ */
+function misplacedApiKey(
+  path: readonly string[],
+  raw: Record<string, unknown>,
+): string | undefined {
+  if (path.length !== 3 || path[0] !== "sources") return undefined;
+  if (!/^api_key_(env|file|credential)$/.test(path[2])) return undefined;
+  const type = (valueAt(raw, path.slice(0, 2)) as Record<string, unknown> | undefined)?.type;
+  if (typeof type !== "string" || !SOURCE_TYPES.includes(type)) return undefined;
+  if ((API_KEY_SOURCE_TYPES as readonly string[]).includes(type)) return undefined;
+  return `${type} takes no API key (only ${API_KEY_SOURCE_TYPES.join(" and ")} do)`;
+}
+
 function issueToError(
   issues: readonly SchemaIssue[],
   raw: Record<string, unknown>,
@@ -219,9 +239,10 @@ function issueToError(
     path = [...path, key];
     const renamed = RENAMED_KEYS[path.join(".")];
     const hint = closestName(key, shapeKeys(issue.path, raw));
-    problem = renamed
-      ? `unknown key; it was renamed to ${renamed}`
-      : `unknown key${hint ? `; did you mean "${hint}"?` : ""}`;
+    problem = misplacedApiKey(path, raw) ??
+      (renamed
+        ? `unknown key; it was renamed to ${renamed}`
+        : `unknown key${hint ? `; did you mean "${hint}"?` : ""}`);
   } else {
     const value = valueAt(raw, issue.path);
     // Never echo what may be a secret put in the wrong place (e.g. a password in password_env).

@@ -83,9 +83,16 @@ const restKeys = {
   max_response_bytes: positiveInt(64 * MIB).default(4 * MIB),
   /** A live record whose event_time is further than this from the local clock is rejected. */
   max_clock_skew_secs: seconds(86_400).default(300),
-  /** Optional API key (CoinGecko demo key, CryptoCompare key), from a secret source. */
-  ...secretSourceKeys("api_key"),
 };
+
+/**
+ * The source types that take an API key (CoinGecko demo key, CryptoCompare key), from a secret
+ * source. On any other type an api_key_* is a config error, not a key silently never sent.
+ */
+export const API_KEY_SOURCE_TYPES = ["coingecko", "cryptocompare"] as const;
+const { api_key_env, api_key_file, api_key_credential } = secretSourceKeys("api_key");
+/** Named, not an index signature, so the source union still narrows by type. */
+const apiKeyKeys = { api_key_env, api_key_file, api_key_credential };
 
 const restSource = <T extends string>(type: T) =>
   z.strictObject({ type: z.literal(type), ...restKeys });
@@ -131,9 +138,10 @@ export const sourceSchema = z.discriminatedUnion("type", [
     /** Base asset → CoinGecko coin id, added to the built-in map (symbols are not unique). */
     ids: z.record(z.string().regex(/^[A-Z0-9]{1,20}$/), z.string().regex(/^[a-z0-9-]{1,100}$/))
       .default({}),
+    ...apiKeyKeys,
   }),
   restSource("binance"),
-  restSource("cryptocompare"),
+  restSource("cryptocompare").extend(apiKeyKeys),
   restSource("coinbase"),
   restSource("kraken"),
   wsSource("binance_ws"),
@@ -180,6 +188,8 @@ export const configSchema = z.strictObject({
      * kafkajs) and snappy (pure JS). zstd and lz4 need native addons and are not offered.
      */
     compression: z.enum(["none", "gzip", "snappy"]).default("none"),
+    /** On SIGTERM or the end of input, the last batch must be taken by Kafka within this. */
+    shutdown_timeout_secs: seconds(3600).default(10),
   }).prefault({}),
 
   bus: z.strictObject({
@@ -319,6 +329,11 @@ export const configSchema = z.strictObject({
     endpoint: awsEndpoint.optional(),
   }).prefault({}),
 });
+
+/** Every source type, from the schema. */
+export const SOURCE_TYPES: readonly string[] = sourceSchema.options.map((o) =>
+  (o.shape.type as z.ZodLiteral<string>).value
+);
 
 export type Config = z.infer<typeof configSchema>;
 export type SourceConfig = z.infer<typeof sourceSchema>;

@@ -8,6 +8,7 @@ import { createBus, type TopicPartition } from "../bus/mod.ts";
 import type { LoadedConfig } from "../config/mod.ts";
 import { createEncoder } from "../encode/mod.ts";
 import { createStore, type Store } from "../store/mod.ts";
+import { within } from "../shutdown.ts";
 import { type ModeContext, Mutex } from "./context.ts";
 import { LakeWriter } from "./lake_writer.ts";
 
@@ -26,17 +27,6 @@ export interface ConsumeSummary {
 const TICK_MS = 250;
 const PROGRESS_MS = 10_000;
 const CLOSE_TIMEOUT_MS = 5_000;
-
-/** Whether `work` settled within `ms` (it keeps running otherwise; main exits the process). */
-async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([work.then(() => true), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** `store` is the configured one; tests pass a fault-injecting wrapper around it. */
 export async function consume(

@@ -10,7 +10,8 @@ import {
   rejectsTopic,
   statusTopic,
 } from "../bus/mod.ts";
-import { UsageError } from "../errors.ts";
+import { RuntimeFailure, UsageError } from "../errors.ts";
+import { within } from "../shutdown.ts";
 import { encodeRecord, messageKey, SCHEMA_HEADER, TICKER_SCHEMA_ID } from "../record/mod.ts";
 import {
   createSource,
@@ -24,6 +25,10 @@ import { TtyProgress } from "./progress_bar.ts";
 
 export const REJECT_SCHEMA_ID = "cryptopipe.reject.v1";
 const PROGRESS_EVERY_MS = 5_000;
+/** Rejects logged one by one before only every thousandth is. */
+const LOGGED_INDIVIDUALLY = 20;
+/** Leaving Kafka is capped: a dead broker must not hold the stop. */
+const CLOSE_TIMEOUT_MS = 5_000;
 
 export interface ProduceSummary {
   readonly records: number;
@@ -44,6 +49,13 @@ function rejectMessage(source: string, rejected: Rejected): OutgoingMessage {
     }),
     headers: { [SCHEMA_HEADER]: REJECT_SCHEMA_ID },
   };
+}
+
+/** Resolves when `signal` aborts. */
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) =>
+    signal.addEventListener("abort", () => resolve(), { once: true })
+  );
 }
 
 /** A progress bar over the finite sources (replay files), only when stderr is a terminal. */
@@ -91,6 +103,18 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
   const timer = flags.durationMs ? setTimeout(() => stop.abort(), flags.durationMs) : undefined;
   const started = Date.now();
   let publisher: Publisher | undefined;
+  /** When the stop began (signal, --duration, --max-records or the end of input). */
+  let stoppedAt: number | undefined;
+  stop.signal.addEventListener("abort", () => (stoppedAt ??= Date.now()), { once: true });
+  const remaining = () =>
+    Math.max(
+      0,
+      (stoppedAt ?? Date.now()) + config.produce.shutdown_timeout_secs * 1000 - Date.now(),
+    );
+  const late = () =>
+    new RuntimeFailure(
+      `Kafka did not take the last batch within produce.shutdown_timeout_secs = ${config.produce.shutdown_timeout_secs}; the records of that batch may not be published`,
+    );
   let records = 0;
   let rejected = 0;
   try {
@@ -127,13 +151,19 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
         }
       });
     let failure: unknown;
-    const ticker = setInterval(() =>
+    let ticking = false;
+    const ticker = setInterval(() => {
+      // One timed flush at a time: a slow broker must not pile up a queue of them.
+      if (ticking) return;
+      ticking = true;
       flush().catch((error) => {
         failure ??= error;
         stop.abort();
-      }), config.produce.batch_max_ms);
+      }).finally(() => ticking = false);
+    }, config.produce.batch_max_ms);
     // Counted when a record is taken, not when its send completes: sends overlap with taking.
     let accepted = 0;
+    let rejectsTaken = 0;
     let progressBar: TtyProgress | undefined;
     const take = async (source: string, items: SourceItem[]) => {
       for (const item of items) {
@@ -143,6 +173,7 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
             value: JSON.stringify(item.status),
             headers: { [SCHEMA_HEADER]: STATUS_SCHEMA_ID },
           });
+          if (pendingStatus.length >= config.produce.batch_max_records) await flush();
           const level = item.status.event === "connected" ? "info" : "warn";
           logger[level](`feed ${item.status.event}: ${item.status.detail}`, {
             source: item.status.source,
@@ -152,11 +183,17 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
         }
         if (item.kind === "rejected") {
           pendingRejects.push(rejectMessage(source, item.rejected));
-          logger.warn("rejected input sent to the rejects topic", {
-            source,
-            origin: item.rejected.origin,
-            problem: item.rejected.problems[0],
-          });
+          // Each of the first few, then every thousandth: a garbage feed must not drown the
+          // log (the progress line carries the total).
+          if (++rejectsTaken <= LOGGED_INDIVIDUALLY || rejectsTaken % 1000 === 0) {
+            logger.warn("rejected input sent to the rejects topic", {
+              source,
+              origin: item.rejected.origin,
+              problem: item.rejected.problems[0],
+              rejects_total: rejectsTaken,
+            });
+          }
+          if (pendingRejects.length >= config.produce.batch_max_records) await flush();
           continue;
         }
         if (flags.maxRecords !== undefined && accepted >= flags.maxRecords) {
@@ -181,23 +218,31 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
         })
       );
       progressBar = replayProgress(sources, () => accepted);
-      await Promise.all(sources.map(async (source) => {
-        for await (const items of source.items(stop.signal)) {
-          await take(source.name, items);
-          if (stop.signal.aborted) break;
-        }
+      const running = Promise.all(sources.map(async (source) => {
+        // Sources end soon after the stop (bounded by the deadline below); their last batch
+        // carries the final status event, so it is still taken.
+        for await (const items of source.items(stop.signal)) await take(source.name, items);
       }));
+      // Once asked to stop, a send stuck on a dead broker must not hold the process: the
+      // sources, their last sends and the final flush share one deadline.
+      await Promise.race([running, stop.signal.aborted ? undefined : aborted(stop.signal)]);
+      stoppedAt ??= Date.now();
+      if (!stop.signal.aborted) await running;
+      else if (!(await within(running, remaining()))) throw late();
     } finally {
       clearInterval(ticker);
       progressBar?.stop();
     }
     if (failure) throw failure;
-    await flush();
+    let flushError: unknown;
+    const flushed = await within(flush().catch((error) => (flushError = error)), remaining());
+    if (flushError) throw flushError;
+    if (!flushed) throw late();
   } finally {
     clearTimeout(timer);
     ctx.signal.removeEventListener("abort", onSignal);
-    await publisher?.close().catch(() => {});
-    await bus.close().catch(() => {});
+    await within(publisher?.close().catch(() => {}) ?? Promise.resolve(), CLOSE_TIMEOUT_MS);
+    await within(bus.close().catch(() => {}), CLOSE_TIMEOUT_MS);
   }
   const seconds = (Date.now() - started) / 1000;
   logger.info("produce finished", { records, rejects: rejected, seconds: seconds.toFixed(1) });

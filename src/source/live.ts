@@ -7,6 +7,50 @@
 import { type TickerRecord, validateTicker } from "../record/mod.ts";
 import type { SourceItem } from "./mod.ts";
 
+/** Schema id of status events (`<topic>.status`): how consumers tell "no change" from "no data". */
+export const STATUS_SCHEMA_ID = "cryptopipe.status.v1";
+
+/**
+ * A feed's health event, `cryptopipe.status.v1`: published on `<topic>.status`, keyed by
+ * source. Streams emit one on connect, on every reconnect, gap (a missed sequence number) and
+ * silence (no message within the timeout), and on a clean stop.
+ */
+export interface StatusEvent {
+  readonly schema: typeof STATUS_SCHEMA_ID;
+  readonly source: string;
+  /** connected, disconnected (with the reason), gap, silence, or stopped. */
+  readonly event: "connected" | "disconnected" | "gap" | "silence" | "stopped";
+  /** The symbol concerned (gaps), or null for the whole connection. */
+  readonly symbol: string | null;
+  readonly detail: string;
+  /** Local clock, epoch ms. */
+  readonly at: number;
+  /** For gaps: the sequence that was due (last seen + 1) and the one that arrived. */
+  readonly expected_seq: number | null;
+  readonly got_seq: number | null;
+  /** Reconnect attempts since the last good message (0 when connected). */
+  readonly attempt: number;
+}
+
+/** A status item for the status topic; `gap` only for sequence gaps. */
+export function statusItem(
+  source: string,
+  event: StatusEvent["event"],
+  detail: string,
+  at: number,
+  attempt: number,
+  gap: Pick<StatusEvent, "symbol" | "expected_seq" | "got_seq"> = {
+    symbol: null,
+    expected_seq: null,
+    got_seq: null,
+  },
+): SourceItem {
+  return {
+    kind: "status",
+    status: { schema: STATUS_SCHEMA_ID, source, event, detail, at, attempt, ...gap },
+  };
+}
+
 /** The largest slice of a bad payload kept in a reject (the rest is counted, not stored). */
 export const MAX_REJECT_RAW = 4096;
 

@@ -6,7 +6,14 @@
 import type { Secret } from "../config/mod.ts";
 import type { Logger } from "../log.ts";
 import type { TickerRecord } from "../record/mod.ts";
-import { ChangeFilter, liveRecordProblems, rejectItem } from "./live.ts";
+import {
+  ChangeFilter,
+  liveRecordProblems,
+  MAX_REJECT_RAW,
+  rejectItem,
+  type StatusEvent,
+  statusItem,
+} from "./live.ts";
 import type { Source, SourceClock, SourceItem } from "./mod.ts";
 
 /** One HTTP GET of a poll, relative to the source's base URL. */
@@ -88,7 +95,7 @@ const DEFAULT_BAN_MS = 120_000;
 
 /** Outcome of one request. */
 type Fetched =
-  | { kind: "ok"; body: unknown }
+  | { kind: "ok"; body: unknown; text: string }
   | { kind: "bad"; raw: string; problem: string }
   | { kind: "retry"; problem: string; afterMs?: number }
   | { kind: "ban"; problem: string; afterMs: number }
@@ -126,13 +133,15 @@ export class TokenBucket {
   }
 }
 
-/** Retry-After: seconds, or an HTTP date. */
+/** The longest wait honoured (Binance bans last up to 3 days; timers overflow past 24.8). */
+const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
+
+/** Retry-After: seconds, or an HTTP date; capped at a day. */
 export function retryAfterMs(header: string | null, now: number): number | undefined {
   if (!header) return undefined;
   const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const date = Date.parse(header);
-  return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
+  const ms = Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : Date.parse(header) - now;
+  return Number.isFinite(ms) ? Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms)) : undefined;
 }
 
 export class RestSource implements Source {
@@ -159,30 +168,63 @@ export class RestSource implements Source {
     const { clock } = this.#deps;
     const bucket = new TokenBucket(this.#settings.requestsPerMinute, clock);
     let failures = 0;
+    let healthy: boolean | undefined;
+    // Like the streams, polls report their health on the status topic: the first good poll
+    // and each recovery ("connected"), the start of a failing streak ("disconnected"), and a
+    // stop. So a consumer can tell a quiet market from a source that cannot reach its API.
+    const status = (event: StatusEvent["event"], detail: string) =>
+      statusItem(this.name, event, detail, clock.now(), failures);
     while (!signal.aborted) {
       const started = clock.now();
-      const { items, wait } = await this.#poll(bucket, signal);
-      if (items.length > 0) yield items;
+      const { items, wait, why, banned } = await this.#poll(bucket, signal);
+      if (signal.aborted) {
+        // A request cut off by the stop is not a failure of the provider.
+        items.push(status("stopped", "stopped on request"));
+        yield items;
+        return;
+      }
+      if (wait === "fatal") {
+        yield [...items, status("stopped", why ?? "stopped")];
+        return;
+      }
       let pause = this.#settings.pollIntervalMs - (clock.now() - started);
-      if (wait === "fatal") return;
       if (wait !== undefined) {
         failures++;
         const backoff = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (failures - 1));
         // Full jitter on the backoff; Retry-After and bans are floors, never shortened.
         pause = Math.max(pause, wait, backoff * (0.5 + Math.random() / 2));
-      } else failures = 0;
+        if (healthy !== false || banned) {
+          items.push(status("disconnected", `${why}; retrying in ${Math.round(pause)} ms`));
+        }
+        healthy = false;
+      } else if (!signal.aborted && healthy !== true) {
+        items.push(
+          status(
+            "connected",
+            failures > 0 ? `recovered after ${failures} failed polls` : "polling",
+          ),
+        );
+        healthy = true;
+        failures = 0;
+      }
+      if (items.length > 0) yield items;
       if (pause > 0) await clock.sleep(pause, signal);
     }
+    yield [status("stopped", "stopped on request")];
   }
 
   /** One poll: every request, then normalize, validate, dedup. */
   async #poll(
     bucket: TokenBucket,
     signal: AbortSignal,
-  ): Promise<{ items: SourceItem[]; wait?: number | "fatal" }> {
+  ): Promise<{ items: SourceItem[]; wait?: number | "fatal"; why?: string; banned?: boolean }> {
     const items: SourceItem[] = [];
     const responses: PollResponse[] = [];
+    /** The bodies as received, so a refused record is kept as the provider sent it. */
+    const texts: { path: string; text: string }[] = [];
     let wait: number | "fatal" | undefined;
+    let why: string | undefined;
+    let banned = false;
     for (const request of this.#adapter.requests(this.#settings.symbols)) {
       if (!(await bucket.take(signal))) return { items };
       const fetched = await this.#get(request, signal);
@@ -190,6 +232,7 @@ export class RestSource implements Source {
       switch (fetched.kind) {
         case "ok":
           responses.push({ request, body: fetched.body });
+          texts.push({ path: request.path, text: fetched.text });
           continue;
         case "bad":
           // Kept as a reject; the next poll comes at the normal pace (only throttling and
@@ -197,26 +240,28 @@ export class RestSource implements Source {
           items.push(this.#reject(fetched.raw, [fetched.problem], origin));
           continue;
         case "retry":
+          why = `${origin}: ${fetched.problem}`;
           this.#logger.warn(`${origin}: ${fetched.problem}; backing off`);
           wait = Math.max(typeof wait === "number" ? wait : 0, fetched.afterMs ?? 0);
           break;
         case "ban":
-          this.#logger.error(
-            `${origin}: ${fetched.problem}; this source pauses for ${
-              Math.round(fetched.afterMs / 1000)
-            }s (the other sources go on)`,
-          );
+          // Logged by produce from the status event ("feed disconnected: ...").
+          why = `${origin}: ${fetched.problem}; this source pauses for ${
+            Math.round(fetched.afterMs / 1000)
+          }s (the other sources go on)`;
           wait = fetched.afterMs;
+          banned = true;
           break;
         case "fatal":
-          this.#logger.error(
-            `${origin}: ${fetched.problem}; this source stops (the other sources go on)`,
-          );
-          return { items, wait: "fatal" };
+          return {
+            items,
+            wait: "fatal",
+            why: `${origin}: ${fetched.problem}; this source stops (the other sources go on)`,
+          };
       }
       break; // a throttled or failing provider gets no more requests this poll
     }
-    if (responses.length === 0) return { items, wait };
+    if (responses.length === 0) return { items, wait, why, banned };
     const ingestTime = this.#deps.clock.now();
     const normalized = this.#safeNormalize(responses, ingestTime);
     for (const unusable of normalized.unusable) {
@@ -230,13 +275,15 @@ export class RestSource implements Source {
         this.#settings.maxClockSkewMs,
       );
       if (problems.length > 0) {
-        items.push(this.#reject(JSON.stringify(record), problems, this.#adapter.source));
+        items.push(
+          this.#reject(rawAround(texts, record.source_symbol), problems, this.#adapter.source),
+        );
         continue;
       }
       if (this.#changes.unchanged(record)) continue;
       items.push({ kind: "record", record });
     }
-    return { items, wait };
+    return { items, wait, why, banned };
   }
 
   #safeNormalize(responses: readonly PollResponse[], ingestTime: number): Normalized {
@@ -348,8 +395,27 @@ export class RestSource implements Source {
     if (bodyError) {
       return { kind: "bad", raw: text, problem: `error in the response: ${bodyError.message}` };
     }
-    return { kind: "ok", body };
+    return { kind: "ok", body, text };
   }
+}
+
+/**
+ * The provider's bytes for one refused record: the part of the poll's bodies around its own
+ * symbol (a body can hold hundreds of tickers; a reject keeps at most MAX_REJECT_RAW).
+ */
+function rawAround(
+  texts: readonly { path: string; text: string }[],
+  sourceSymbol: string,
+): string {
+  // One request per product (Coinbase): its path names it.
+  const own = texts.find((t) => t.path.includes(`/${sourceSymbol}/`));
+  if (own) return own.text;
+  const needle = JSON.stringify(sourceSymbol);
+  for (const { text } of texts) {
+    const at = text.indexOf(needle);
+    if (at >= 0) return text.slice(Math.max(0, at - 200), Math.max(0, at - 200) + MAX_REJECT_RAW);
+  }
+  return texts.map((t) => t.text).join("\n");
 }
 
 function oneLine(text: string): string {
@@ -372,8 +438,9 @@ async function readCapped(
   try {
     for (;;) {
       const { done, value } = await reader.read();
-      if (done) break;
+      // A cancel by the timeout ends the stream like a finished body: it is not one.
       if (signal.aborted) throw new Error("timed out");
+      if (done) break;
       if (size + value.byteLength > max) {
         chunks.push(value.subarray(0, max - size));
         truncated = true;

@@ -11,7 +11,7 @@
 import type { Logger } from "../log.ts";
 import type { TickerRecord } from "../record/mod.ts";
 import { MAX_RAW_CHARS } from "./fields.ts";
-import { ChangeFilter, liveRecordProblems, rejectItem } from "./live.ts";
+import { ChangeFilter, liveRecordProblems, rejectItem, statusItem } from "./live.ts";
 import type { Source, SourceClock, SourceItem, StatusEvent } from "./mod.ts";
 import type { Unusable } from "./rest.ts";
 
@@ -273,8 +273,16 @@ export class WsSource implements Source {
           ? event.data
           : new TextDecoder().decode(event.data as ArrayBuffer);
         const parsed = this.#parse(text);
-        inbox.push(this.#items(parsed, sequences, state));
+        inbox.push(this.#items(parsed, text, sequences, state));
         if (parsed.reconnect !== undefined) end({ reason: parsed.reconnect, planned: true });
+        // Kafka slower than the feed: drop the connection rather than buffer without bound
+        // (a stream cannot be paused; the status topic records the disconnect).
+        else if (inbox.size > MAX_INBOX_ITEMS) {
+          end({
+            reason: `${inbox.size} items waiting for Kafka (the bus is slower than the feed)`,
+            planned: false,
+          });
+        }
       };
       socket.onerror = (event: Event) => {
         lastError = (event as ErrorEvent).message ?? "";
@@ -299,7 +307,12 @@ export class WsSource implements Source {
   }
 
   /** One parsed message → items: rejects, checked and deduplicated records, gap statuses. */
-  #items(parsed: WsParsed, sequences: Map<string, number>, state: RunState): SourceItem[] {
+  #items(
+    parsed: WsParsed,
+    text: string,
+    sequences: Map<string, number>,
+    state: RunState,
+  ): SourceItem[] {
     const items: SourceItem[] = [];
     const origin = `${this.#adapter.source} ws`;
     for (const { raw, problems } of parsed.unusable ?? []) {
@@ -318,7 +331,8 @@ export class WsSource implements Source {
         this.settings.maxClockSkewMs,
       );
       if (problems.length > 0) {
-        items.push(rejectItem(this.name, JSON.stringify(record), problems, origin));
+        // The provider's message as received, not our record: the reject keeps the raw bytes.
+        items.push(rejectItem(this.name, text, problems, origin));
       } else if (!this.#changes.unchanged(record)) {
         items.push({ kind: "record", record });
       }
@@ -348,21 +362,7 @@ export class WsSource implements Source {
       got_seq: null,
     },
   ): SourceItem {
-    return {
-      kind: "status",
-      status: {
-        // STATUS_SCHEMA_ID, spelled out: importing the value from mod.ts would make a cycle.
-        schema: "cryptopipe.status.v1",
-        source: this.name,
-        event,
-        symbol: gap.symbol,
-        detail,
-        at: this.#clock.now(),
-        expected_seq: gap.expected_seq,
-        got_seq: gap.got_seq,
-        attempt: state.attempts,
-      },
-    };
+    return statusItem(this.name, event, detail, this.#clock.now(), state.attempts, gap);
   }
 }
 
@@ -390,6 +390,9 @@ function closeReason(event: CloseEvent | undefined, error: string, opened: boole
  * Where the socket's callbacks leave items for the generator: it wakes on the first item,
  * lets more gather for a short while, and takes them all as one batch.
  */
+/** Items waiting before the stream is dropped (the bus is not keeping up). */
+const MAX_INBOX_ITEMS = 50_000;
+
 class Inbox {
   #items: SourceItem[] = [];
   #closed = false;
@@ -411,6 +414,11 @@ class Inbox {
   /** Resolves when the connection loop has ended. */
   get closed(): Promise<void> {
     return this.#closing.promise;
+  }
+
+  /** Items waiting for the generator. */
+  get size(): number {
+    return this.#items.length;
   }
 
   /** Closed and emptied: the generator is finished. */
