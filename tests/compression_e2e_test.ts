@@ -73,6 +73,7 @@ until_idle_secs = 1.5
     const stored = await storedBatches(topic);
     assert.deepEqual(stored.codecs, [codec], "every stored batch uses the codec");
     // Idempotent batches carry a producer id; `idempotent = false` writes -1.
+    assert.ok(stored.producerIds.length > 0, "DumpLogSegments printed producer ids");
     assert.ok(
       idempotent ? stored.producerIds.every((id) => id >= 0) : stored.producerIds.join() === "-1",
       `producer ids ${stored.producerIds.join()} (idempotent = ${idempotent})`,

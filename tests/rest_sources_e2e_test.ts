@@ -173,7 +173,7 @@ Deno.test("rest sources e2e: all five providers publish valid, normalized record
       binance2 - binance1 >= 1950,
       `Binance 418: paused for its 2 s ban (${binance2 - binance1} ms)`,
     );
-    assert.match(run.stderr, /HTTP 418.*this source pauses for 2s/);
+    assert.match(run.stderr, /^error\s+feed disconnected: .*HTTP 418.*this source pauses for 2s/m);
     assert.match(run.stderr, /throttled \(HTTP 200 body\): Type 99: You are over your rate limit/);
     assert.match(run.stderr, /throttled \(HTTP 200 body\): EGeneral:Too many requests/);
     assert.match(run.stderr, /HTTP 502: <!DOCTYPE html>/);
@@ -228,7 +228,7 @@ Deno.test("rest sources e2e: a 451 geo-block stops that source with one clear er
     assert.equal(lines.length, 1, run.stderr);
     assert.match(
       lines[0],
-      /the provider refuses this location.*this source stops \(the other sources go on\)/,
+      /^error\s+feed stopped: .*the provider refuses this location.*this source stops \(the other sources go on\)/,
     );
     assert.equal(
       server.requests.filter((r) => r.line.startsWith("GET /api/v3/ticker/24hr")).length,

@@ -189,7 +189,7 @@ export const configSchema = z.strictObject({
      */
     compression: z.enum(["none", "gzip", "snappy"]).default("none"),
     /** On SIGTERM or the end of input, the last batch must be taken by Kafka within this. */
-    shutdown_timeout_secs: seconds(3600).default(10),
+    shutdown_timeout_secs: z.number().min(1).max(3600).default(10),
   }).prefault({}),
 
   bus: z.strictObject({

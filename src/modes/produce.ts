@@ -174,7 +174,14 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
             headers: { [SCHEMA_HEADER]: STATUS_SCHEMA_ID },
           });
           if (pendingStatus.length >= config.produce.batch_max_records) await flush();
-          const level = item.status.event === "connected" ? "info" : "warn";
+          // A source that stopped for good (451, 4xx) or is banned is an error; a clean stop
+          // and a connect are news; anything else (a reconnect, a gap) is a warning.
+          const { event, detail } = item.status;
+          const level = event === "connected" || detail === "stopped on request"
+            ? "info"
+            : event === "stopped" || /\bbanned\b|pauses for/.test(detail)
+            ? "error"
+            : "warn";
           logger[level](`feed ${item.status.event}: ${item.status.detail}`, {
             source: item.status.source,
             ...(item.status.symbol ? { symbol: item.status.symbol } : {}),

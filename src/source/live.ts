@@ -13,7 +13,9 @@ export const STATUS_SCHEMA_ID = "cryptopipe.status.v1";
 /**
  * A feed's health event, `cryptopipe.status.v1`: published on `<topic>.status`, keyed by
  * source. Streams emit one on connect, on every reconnect, gap (a missed sequence number) and
- * silence (no message within the timeout), and on a clean stop.
+ * silence (no message within the timeout), and on a clean stop. Pollers emit `connected` on
+ * the first good poll and each recovery, `disconnected` when a failing streak or a ban
+ * starts, and `stopped`.
  */
 export interface StatusEvent {
   readonly schema: typeof STATUS_SCHEMA_ID;
@@ -28,7 +30,7 @@ export interface StatusEvent {
   /** For gaps: the sequence that was due (last seen + 1) and the one that arrived. */
   readonly expected_seq: number | null;
   readonly got_seq: number | null;
-  /** Reconnect attempts since the last good message (0 when connected). */
+  /** Reconnect attempts (streams) or failed polls (REST) since the last good message. */
   readonly attempt: number;
 }
 

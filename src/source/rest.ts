@@ -176,7 +176,7 @@ export class RestSource implements Source {
       statusItem(this.name, event, detail, clock.now(), failures);
     while (!signal.aborted) {
       const started = clock.now();
-      const { items, wait, why, banned } = await this.#poll(bucket, signal);
+      const { items, wait, why, banned, unusable } = await this.#poll(bucket, signal);
       if (signal.aborted) {
         // A request cut off by the stop is not a failure of the provider.
         items.push(status("stopped", "stopped on request"));
@@ -197,11 +197,18 @@ export class RestSource implements Source {
           items.push(status("disconnected", `${why}; retrying in ${Math.round(pause)} ms`));
         }
         healthy = false;
+      } else if (unusable) {
+        if (healthy !== false) items.push(status("disconnected", `no usable answer: ${why}`));
+        healthy = false;
       } else if (!signal.aborted && healthy !== true) {
         items.push(
           status(
             "connected",
-            failures > 0 ? `recovered after ${failures} failed polls` : "polling",
+            failures > 0
+              ? `recovered after ${failures} failed polls`
+              : healthy === false
+              ? "recovered: usable answers again"
+              : "polling",
           ),
         );
         healthy = true;
@@ -217,7 +224,15 @@ export class RestSource implements Source {
   async #poll(
     bucket: TokenBucket,
     signal: AbortSignal,
-  ): Promise<{ items: SourceItem[]; wait?: number | "fatal"; why?: string; banned?: boolean }> {
+  ): Promise<
+    {
+      items: SourceItem[];
+      wait?: number | "fatal";
+      why?: string;
+      banned?: boolean;
+      unusable?: boolean;
+    }
+  > {
     const items: SourceItem[] = [];
     const responses: PollResponse[] = [];
     /** The bodies as received, so a refused record is kept as the provider sent it. */
@@ -240,6 +255,7 @@ export class RestSource implements Source {
           items.push(this.#reject(fetched.raw, [fetched.problem], origin));
           continue;
         case "retry":
+          if (signal.aborted) return { items }; // cut off by the stop: not a provider failure
           why = `${origin}: ${fetched.problem}`;
           this.#logger.warn(`${origin}: ${fetched.problem}; backing off`);
           wait = Math.max(typeof wait === "number" ? wait : 0, fetched.afterMs ?? 0);
@@ -261,7 +277,18 @@ export class RestSource implements Source {
       }
       break; // a throttled or failing provider gets no more requests this poll
     }
-    if (responses.length === 0) return { items, wait, why, banned };
+    if (responses.length === 0) {
+      // Every answer was unusable (an HTML page, an error body): the source is not delivering,
+      // though nothing is throttled. Reported as unhealthy, polled at the normal pace.
+      const first = items.find((i) => i.kind === "rejected");
+      return {
+        items,
+        wait,
+        why: why ?? (first?.kind === "rejected" ? first.rejected.problems[0] : undefined),
+        banned,
+        unusable: wait === undefined && first !== undefined,
+      };
+    }
     const ingestTime = this.#deps.clock.now();
     const normalized = this.#safeNormalize(responses, ingestTime);
     for (const unusable of normalized.unusable) {
@@ -276,7 +303,11 @@ export class RestSource implements Source {
       );
       if (problems.length > 0) {
         items.push(
-          this.#reject(rawAround(texts, record.source_symbol), problems, this.#adapter.source),
+          this.#reject(
+            rawAround(texts, record.source_symbol, record.base),
+            problems,
+            this.#adapter.source,
+          ),
         );
         continue;
       }
@@ -406,14 +437,19 @@ export class RestSource implements Source {
 function rawAround(
   texts: readonly { path: string; text: string }[],
   sourceSymbol: string,
+  base: string,
 ): string {
   // One request per product (Coinbase): its path names it.
   const own = texts.find((t) => t.path.includes(`/${sourceSymbol}/`));
   if (own) return own.text;
-  const needle = JSON.stringify(sourceSymbol);
-  for (const { text } of texts) {
-    const at = text.indexOf(needle);
-    if (at >= 0) return text.slice(Math.max(0, at - 200), Math.max(0, at - 200) + MAX_REJECT_RAW);
+  // The provider's name for it, else its base code as a key (CryptoCompare's RAW.<BASE>).
+  for (const needle of [JSON.stringify(sourceSymbol), `${JSON.stringify(base)}:`]) {
+    for (const { text } of texts) {
+      const at = text.indexOf(needle);
+      if (at >= 0) {
+        return text.slice(Math.max(0, at - 200), Math.max(0, at - 200) + MAX_REJECT_RAW);
+      }
+    }
   }
   return texts.map((t) => t.text).join("\n");
 }

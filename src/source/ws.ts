@@ -386,13 +386,13 @@ function closeReason(event: CloseEvent | undefined, error: string, opened: boole
   return error ? `${what}: ${error}` : what;
 }
 
+/** Items waiting before the stream is dropped (the bus is not keeping up). */
+const MAX_INBOX_ITEMS = 50_000;
+
 /**
  * Where the socket's callbacks leave items for the generator: it wakes on the first item,
  * lets more gather for a short while, and takes them all as one batch.
  */
-/** Items waiting before the stream is dropped (the bus is not keeping up). */
-const MAX_INBOX_ITEMS = 50_000;
-
 class Inbox {
   #items: SourceItem[] = [];
   #closed = false;
