@@ -188,8 +188,11 @@ export const configSchema = z.strictObject({
      * kafkajs) and snappy (pure JS). zstd and lz4 need native addons and are not offered.
      */
     compression: z.enum(["none", "gzip", "snappy"]).default("none"),
-    /** On SIGTERM or the end of input, the last batch must be taken by Kafka within this. */
-    shutdown_timeout_secs: z.number().min(1).max(3600).default(10),
+    /**
+     * On SIGTERM or the end of input, the last batch must be taken by Kafka within this. At
+     * least 3 s: a WebSocket close handshake alone may take 2 s.
+     */
+    shutdown_timeout_secs: z.number().min(3).max(3600).default(10),
   }).prefault({}),
 
   bus: z.strictObject({
