@@ -308,3 +308,21 @@ batch_max_records = 500
     await producer.dispose();
   }
 });
+
+Deno.test("rest sources e2e: when every source has stopped for good (here one, geo-blocked), produce exits 3 instead of 0", async () => {
+  const server = startExchangeServer();
+  try {
+    const { config } = await workspace(
+      baseToml(uniqueName("allstop"), uniqueName("group"), sourcesToml(server, ["binance"])),
+    );
+    server.fail("/api/v3/ticker/24hr", { status: 451, body: '{"code":0,"msg":"restricted"}' });
+    const run = await cli(["--mode", "produce", "--config", config, "--duration", "20s"]);
+    assert.equal(run.code, 3, run.stderr);
+    assert.match(
+      run.stderr,
+      /^error: every source stopped on an error it does not retry \(binance\)/m,
+    );
+  } finally {
+    await server.close();
+  }
+});

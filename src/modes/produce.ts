@@ -164,6 +164,8 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
     // Counted when a record is taken, not when its send completes: sends overlap with taking.
     let accepted = 0;
     let rejectsTaken = 0;
+    /** Sources that ended on an error they do not retry (451, 4xx). */
+    const stoppedForGood = new Set<string>();
     let progressBar: TtyProgress | undefined;
     const take = async (source: string, items: SourceItem[]) => {
       for (const item of items) {
@@ -177,6 +179,7 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
           // A source that stopped for good (451, 4xx) or is banned is an error; a clean stop
           // and a connect are news; anything else (a reconnect, a gap) is a warning.
           const { event, detail } = item.status;
+          if (event === "stopped" && detail !== "stopped on request") stoppedForGood.add(source);
           const level = event === "connected" || detail === "stopped on request"
             ? "info"
             : event === "stopped" || /\bbanned\b|pauses for/.test(detail)
@@ -236,6 +239,14 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
       stoppedAt ??= Date.now();
       if (!stop.signal.aborted) await running;
       else if (!(await within(running, remaining()))) throw late();
+      if (stoppedForGood.size === sources.length) {
+        // Nothing left to wait for: a supervisor should see the failure, not a clean exit.
+        throw new RuntimeFailure(
+          `every source stopped on an error it does not retry (${
+            [...stoppedForGood].join(", ")
+          }); see the error lines above`,
+        );
+      }
     } finally {
       clearInterval(ticker);
       progressBar?.stop();
