@@ -19,8 +19,10 @@ export async function catalog(ctx: ModeContext): Promise<Record<string, Register
   const target = createCatalog(config);
   const tables = lakeTables(config);
   // Partitions are found before anything changes, so a dry run reports the same numbers.
-  const partitions = config.catalog.type === "glue" && config.catalog.partitions === "register"
-    ? await Promise.all(tables.map((table) => lakePartitions(createStore(config), table)))
+  const registers = config.catalog.type === "glue" && config.catalog.partitions === "register";
+  const store = registers ? createStore(config) : undefined;
+  const partitions = store
+    ? await Promise.all(tables.map((table) => lakePartitions(store, table)))
     : undefined;
   if (ctx.flags.dryRun) {
     const plans: TablePlan[] = [];

@@ -19,8 +19,8 @@ import {
   preview,
   type Problems,
   reject,
-  restTicker,
   safeInteger,
+  tickerRecord,
 } from "./fields.ts";
 import type {
   BodyError,
@@ -200,7 +200,7 @@ export function readBinanceTicker(
   const time = integer(names.time);
   const lastTrade = integer(names.lastTrade);
   if (problems.length > 0 || price === null) return { problems };
-  return restTicker(parts, {
+  return tickerRecord(parts, {
     source: "binance",
     source_kind: "exchange",
     source_symbol: native,

@@ -11,16 +11,16 @@
  */
 import type { TickerRecord } from "../record/mod.ts";
 import {
+  changePercent,
   clipMessage,
   decimalNumber,
-  finiteOrNull,
   isObject,
   kindOf,
   optional,
   type Problems,
   reject,
-  restTicker,
   safeInteger,
+  tickerRecord,
 } from "./fields.ts";
 import type {
   BodyError,
@@ -131,7 +131,7 @@ function normalizeCoinbase(
         day = read;
       }
     }
-    records.push(restTicker(parts, {
+    records.push(tickerRecord(parts, {
       source: "coinbase",
       source_kind: "exchange",
       source_symbol: product,
@@ -208,10 +208,7 @@ function readStats(body: unknown): Stats | Problems {
   const low = positive("low");
   const last = positive("last");
   if (problems.length > 0) return { problems };
-  const changePct = open !== null && last !== null
-    ? finiteOrNull(((last - open) / open) * 100)
-    : null;
-  return { open, high, low, changePct };
+  return { open, high, low, changePct: changePercent(last, open) };
 }
 
 /** `BTC-USD` → canonical parts; undefined if it is not two non-empty codes. */
@@ -265,7 +262,8 @@ function integer(body: Record<string, unknown>, field: string, problems: string[
   return optional(body[field], integerOrDigits, `${field}: not an integer:`, problems);
 }
 
-function integerOrDigits(value: unknown): number | null {
+/** Coinbase sends integers as JSON numbers; a digit string is accepted too. */
+export function integerOrDigits(value: unknown): number | null {
   return safeInteger(
     typeof value === "string" && /^-?\d{1,16}$/.test(value) ? Number(value) : value,
   );

@@ -11,18 +11,18 @@
  * types are ignored, as Coinbase asks.
  */
 import type { TickerRecord } from "../record/mod.ts";
-import { isoToMs } from "./coinbase.ts";
+import { integerOrDigits, isoToMs } from "./coinbase.ts";
 import {
+  changePercent,
   decimalNumber,
-  finiteOrNull,
   isObject,
   kindOf,
   optional,
   preview,
   type Problems,
   reject,
-  restTicker,
   safeInteger,
+  tickerRecord,
 } from "./fields.ts";
 import { joinSymbol, type SymbolParts } from "./symbols.ts";
 import {
@@ -150,7 +150,7 @@ function readFields(
     problems,
   );
   if (problems.length > 0 || price === null) return { problems };
-  return restTicker(parts, {
+  return tickerRecord(parts, {
     source: "coinbase",
     source_kind: "exchange",
     source_symbol: id,
@@ -162,17 +162,10 @@ function readFields(
     low_24h: low,
     volume_24h_base: volume,
     // As for REST: computed from the 24 h open, since Coinbase sends no change field.
-    change_pct_24h: open !== null && open > 0 ? finiteOrNull(((price - open) / open) * 100) : null,
+    change_pct_24h: changePercent(price, open),
     change_window: "computed",
     event_time: time,
     ingest_time: ingestTime,
     seq,
   }, "ws");
-}
-
-/** Coinbase sends sequence as a JSON number; a digit string is accepted too. */
-function integerOrDigits(value: unknown): number | null {
-  return safeInteger(
-    typeof value === "string" && /^-?\d{1,16}$/.test(value) ? Number(value) : value,
-  );
 }

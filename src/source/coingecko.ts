@@ -21,7 +21,7 @@ import {
   preview,
   type Problems,
   reject,
-  restTicker,
+  tickerRecord,
 } from "./fields.ts";
 import type {
   BodyError,
@@ -216,7 +216,7 @@ function readCoin(
     numberField(entry, "price_change_percentage_24h_in_currency", problems);
   const change7d = numberField(entry, "price_change_percentage_7d_in_currency", problems);
   if (problems.length > 0 || price === null) return { problems };
-  return restTicker(parts, {
+  return tickerRecord(parts, {
     source: "coingecko",
     source_kind: "aggregator",
     source_symbol: id,

@@ -22,7 +22,7 @@ import {
   preview,
   type Problems,
   reject,
-  restTicker,
+  tickerRecord,
 } from "./fields.ts";
 import type {
   BodyError,
@@ -204,7 +204,7 @@ function readPair(
   if (problems.length > 0 || price === null) {
     return { problems: problems.map((p) => `${at}.${p}`) };
   }
-  return restTicker(parts, {
+  return tickerRecord(parts, {
     source: "cryptocompare",
     source_kind: "aggregator",
     // The provider's own pair name, as in its messages ("coin pair (XYZ-USD)").

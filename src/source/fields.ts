@@ -70,6 +70,13 @@ export function finiteOrNull(value: number): number | null {
   return Number.isFinite(value) ? value : null;
 }
 
+/** Percent change from `open` to `price`; null without either, with a zero open, or on overflow. */
+export function changePercent(price: number | null, open: number | null): number | null {
+  return price === null || open === null || open === 0
+    ? null
+    : finiteOrNull(((price - open) / open) * 100);
+}
+
 // ---- optional fields and their problems ----
 
 /** The problems found in one part of a payload, in place of what it would have given. */
@@ -135,7 +142,7 @@ type MarketField =
   | "seq";
 
 /** What a provider gives for one ticker; a market field it does not give may be left out. */
-export type RestTickerFields =
+export type TickerFields =
   & Pick<
     TickerRecord,
     "source" | "source_kind" | "source_symbol" | "price" | "change_window" | "ingest_time"
@@ -143,14 +150,14 @@ export type RestTickerFields =
   & Partial<Pick<TickerRecord, MarketField>>;
 
 /**
- * A ticker v1 candidate from a REST poll, in column order: the provider's fields (a market
- * field left out is null) in the skeleton every REST record shares: the schema id,
- * `channel: "rest"`, the canonical symbol parts, `price_usd` only for a USD quote, no `raw`.
- * The WebSocket adapters share the same skeleton with `channel: "ws"`.
+ * A ticker v1 candidate from a live source, in column order: the provider's fields (a market
+ * field left out is null) in the skeleton every adapter shares: the schema id, the channel
+ * (`rest` by default, `ws` for streams), the canonical symbol parts, `price_usd` only for a USD
+ * quote, no `raw`.
  */
-export function restTicker(
+export function tickerRecord(
   parts: SymbolParts,
-  fields: RestTickerFields,
+  fields: TickerFields,
   channel: TickerRecord["channel"] = "rest",
 ): TickerRecord {
   return {

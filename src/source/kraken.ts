@@ -11,6 +11,7 @@
  */
 import type { TickerRecord } from "../record/mod.ts";
 import {
+  changePercent,
   clipMessage,
   decimalNumber,
   finiteOrNull,
@@ -20,7 +21,7 @@ import {
   optional,
   type Problems,
   reject,
-  restTicker,
+  tickerRecord,
 } from "./fields.ts";
 import type {
   BodyError,
@@ -157,7 +158,7 @@ function normalizeKraken(
       seen.add(symbol);
       const { base, quote } = splitSymbol(symbol);
       const parts = joinSymbol(krakenAsset(base), krakenAsset(quote ?? ""));
-      records.push(restTicker(parts, {
+      records.push(tickerRecord(parts, {
         source: "kraken",
         source_kind: "exchange",
         source_symbol: key,
@@ -171,9 +172,7 @@ function normalizeKraken(
         volume_24h_quote: read.volume !== null && read.vwap !== null
           ? finiteOrNull(read.volume * read.vwap)
           : null,
-        change_pct_24h: read.dayOpen !== null && read.dayOpen !== 0
-          ? finiteOrNull(((read.price - read.dayOpen) / read.dayOpen) * 100)
-          : null,
+        change_pct_24h: changePercent(read.price, read.dayOpen),
         change_window: "utc_day",
         ingest_time: context.ingestTime,
       }));

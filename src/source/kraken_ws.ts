@@ -20,7 +20,7 @@ import {
   preview,
   type Problems,
   reject,
-  restTicker,
+  tickerRecord,
 } from "./fields.ts";
 import type { Unusable } from "./rest.ts";
 import { joinSymbol, splitSymbol } from "./symbols.ts";
@@ -133,7 +133,7 @@ function readEntry(entry: unknown, context: WsContext): TickerRecord | Problems 
     problems,
   );
   if (problems.length > 0 || price === null) return { problems };
-  return restTicker(parts, {
+  return tickerRecord(parts, {
     source: "kraken",
     source_kind: "exchange",
     source_symbol: native as string,
