@@ -13,6 +13,7 @@ import { consume } from "./modes/consume.ts";
 import { produce } from "./modes/produce.ts";
 import { query } from "./modes/query.ts";
 import { NAMED_QUERIES, PARAMS } from "./query/mod.ts";
+import { basePermissions, modePermissions } from "./permissions.ts";
 import { COMMIT, VERSION } from "./version.ts";
 import { shutdownSignal } from "./shutdown.ts";
 
@@ -24,6 +25,7 @@ const OPTIONS = {
   config: { type: "string", short: "c" },
   "log-level": { type: "string" },
   "print-config": { type: "boolean" },
+  "print-permissions": { type: "boolean" },
   "max-records": { type: "string" },
   duration: { type: "string" },
   source: { type: "string", multiple: true },
@@ -65,6 +67,8 @@ Common options:
   -c, --config PATH       TOML config (default ./cryptopipe.toml, or $CRYPTOPIPE_CONFIG)
       --log-level LEVEL   debug | info | warn | error (overrides [log] level; debug shows stacks)
       --print-config      print the effective config (secrets redacted) and exit
+      --print-permissions print the Deno permission flags this run needs, one per line
+                          (the bundle's launcher uses them; README "Build and ship")
   -h, --help              this help
   -V, --version           version and commit
 
@@ -150,6 +154,7 @@ interface Parsed {
   readonly help: boolean;
   readonly version: boolean;
   readonly printConfig: boolean;
+  readonly printPermissions: boolean;
   readonly flags: ModeFlags;
 }
 
@@ -240,6 +245,7 @@ export function parseCli(args: readonly string[]): Parsed {
     help: values.help ?? false,
     version: values.version ?? false,
     printConfig: values["print-config"] ?? false,
+    printPermissions: values["print-permissions"] ?? false,
     flags: {
       maxRecords,
       durationMs,
@@ -257,6 +263,28 @@ export function parseCli(args: readonly string[]): Parsed {
   };
 }
 
+/**
+ * The artifact's stamped commit; from a checkout (COMMIT "dev"), git's, when git may run
+ * (`deno task cryptopipe` allows it), else "dev".
+ */
+function checkoutCommit(): string {
+  if (COMMIT !== "dev" || Deno.permissions.querySync({ name: "run" }).state !== "granted") {
+    return COMMIT;
+  }
+  try {
+    const git = new Deno.Command("git", {
+      args: ["rev-parse", "--short=12", "HEAD"],
+      cwd: new URL(".", import.meta.url).pathname,
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    const commit = new TextDecoder().decode(git.stdout).trim();
+    return git.success && commit ? `${commit} (checkout)` : COMMIT;
+  } catch {
+    return COMMIT;
+  }
+}
+
 /** Effective config as TOML-ish JSON, secrets redacted (Secret.toJSON). */
 function printableConfig(config: LoadedConfig): string {
   return JSON.stringify(config, null, 2) + "\n";
@@ -267,16 +295,33 @@ export async function runCli(args: readonly string[], io: CliIo = denoIo): Promi
   try {
     const parsed = parseCli(args);
     debug = parsed.logLevel === "debug";
-    if (parsed.help) {
-      await io.stdout(HELP);
-      return EXIT.ok;
-    }
-    if (parsed.version) {
-      await io.stdout(`cryptopipe ${VERSION} (commit ${COMMIT}, deno ${Deno.version.deno})\n`);
+    if (parsed.help || parsed.version) {
+      if (parsed.printPermissions) {
+        await io.stdout(basePermissions().map((flag) => `${flag}\n`).join(""));
+        return EXIT.ok;
+      }
+      await io.stdout(
+        parsed.help
+          ? HELP
+          : `cryptopipe ${VERSION} (commit ${checkoutCommit()}, deno ${Deno.version.deno})\n`,
+      );
       return EXIT.ok;
     }
     const environment = denoConfigEnvironment();
     const config = loadConfig(configPath(parsed.configFlag, environment), environment);
+    if (parsed.printPermissions) {
+      if (!parsed.mode && !parsed.printConfig) {
+        throw new UsageError(`Missing --mode; use one of ${MODES.join(", ")} (see --help)`);
+      }
+      const permissions = modePermissions(
+        parsed.printConfig ? undefined : parsed.mode,
+        config,
+        parsed.flags,
+        { env: environment.env, cwd: Deno.cwd() },
+      );
+      await io.stdout(permissions.map((flag) => `${flag}\n`).join(""));
+      return EXIT.ok;
+    }
     const level = parsed.logLevel ?? config.log.level;
     debug = level === "debug";
     if (parsed.printConfig) {

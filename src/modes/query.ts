@@ -14,6 +14,7 @@ import {
   type QueryResult,
   renderSvg,
 } from "../query/mod.ts";
+import { ARTIFACT } from "../version.ts";
 import type { ModeContext } from "./context.ts";
 
 export async function query(ctx: ModeContext): Promise<QueryResult> {
@@ -48,6 +49,14 @@ export async function query(ctx: ModeContext): Promise<QueryResult> {
       );
     }
     params = namedQueryParams(flags.named, flags.params ?? []);
+  }
+  if (config.query.engine === "duckdb" && ARTIFACT !== undefined) {
+    // DuckDB is a native addon that neither shipped artifact can carry (README "Build and ship").
+    throw new UsageError(
+      `Local query (query.engine = "duckdb") is not available in the ${
+        ARTIFACT === "compile" ? "compiled binary" : "bundle"
+      }: DuckDB is a native addon; query the S3 lake with query.engine = "athena", or run from a checkout with \`deno task cryptopipe --mode query\``,
+    );
   }
   // DuckDB builds its views from the local catalog; Athena reads Glue by itself.
   const tables = config.query.engine === "duckdb" ? await createCatalog(config).tables() : [];

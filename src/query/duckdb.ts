@@ -4,7 +4,7 @@
  * queries see the same types Glue/Athena would.
  */
 import { join, resolve } from "node:path";
-import { DuckDBInstance } from "@duckdb/node-api";
+import type { DuckDBInstance } from "@duckdb/node-api";
 import type { TableDefinition } from "../catalog/mod.ts";
 import { RuntimeFailure, UsageError } from "../errors.ts";
 import type { ColumnType } from "../record/mod.ts";
@@ -89,6 +89,8 @@ export class DuckDbEngine implements QueryEngine {
     tables: readonly TableDefinition[],
     maxRows: number,
   ): Promise<DuckDbEngine> {
+    // Loaded on first use: the native addon stays out of the bundle (README "Build and ship").
+    const { DuckDBInstance } = await import("@duckdb/node-api");
     const instance = await DuckDBInstance.create(":memory:");
     const connection = await instance.connect();
     const engine = new DuckDbEngine(instance, connection, maxRows);

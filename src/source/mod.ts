@@ -95,6 +95,18 @@ const WS_PROVIDERS = {
   kraken_ws: { adapter: krakenWsAdapter, defaults: KRAKEN_WS_DEFAULTS },
 } as const;
 
+/** The URL a networked source connects to (its base_url/url, else the provider's default). */
+export function sourceUrl(config: SourceConfig): string | undefined {
+  if (config.type in REST_PROVIDERS && "base_url" in config) {
+    return config.base_url ?? REST_PROVIDERS[config.type as keyof typeof REST_PROVIDERS].defaults
+      .baseUrl;
+  }
+  if (config.type in WS_PROVIDERS && "url" in config) {
+    return config.url ?? WS_PROVIDERS[config.type as keyof typeof WS_PROVIDERS].defaults.url;
+  }
+  return undefined;
+}
+
 export function createSource(name: string, config: SourceConfig, deps: SourceDeps = {}): Source {
   const clock = deps.clock ?? realClock;
   switch (config.type) {
