@@ -221,13 +221,10 @@ export function permissionSet(
       break;
     case "query":
       if (config.query.engine === "duckdb") set.read.add(lake);
-      else {
-        const results = /^s3:\/\/([^/]+)/.exec(config.query.output_location ?? "")?.[1];
-        addAws([
-          ...awsHosts("athena", config.query.endpoint, region(config.query.region, environment)),
-          ...s3Hosts(results, store.endpoint, region(store.region, environment), true),
-        ]);
-      }
+      // Athena reads the lake and writes results itself; we only call its API (GetQueryResults).
+      else {addAws(
+          awsHosts("athena", config.query.endpoint, region(config.query.region, environment)),
+        );}
       if (flags.sqlFile !== undefined) set.read.add(abs(flags.sqlFile));
       if (flags.output !== undefined) set.write.add(abs(flags.output));
       if (flags.chart !== undefined) set.write.add(abs(flags.chart));

@@ -97,12 +97,13 @@ const WS_PROVIDERS = {
 
 /** The URL a networked source connects to (its base_url/url, else the provider's default). */
 export function sourceUrl(config: SourceConfig): string | undefined {
-  if (config.type in REST_PROVIDERS && "base_url" in config) {
-    return config.base_url ?? REST_PROVIDERS[config.type as keyof typeof REST_PROVIDERS].defaults
-      .baseUrl;
+  const own = config as { base_url?: string; url?: string };
+  if (config.type in REST_PROVIDERS) {
+    return own.base_url ??
+      REST_PROVIDERS[config.type as keyof typeof REST_PROVIDERS].defaults.baseUrl;
   }
-  if (config.type in WS_PROVIDERS && "url" in config) {
-    return config.url ?? WS_PROVIDERS[config.type as keyof typeof WS_PROVIDERS].defaults.url;
+  if (config.type in WS_PROVIDERS) {
+    return own.url ?? WS_PROVIDERS[config.type as keyof typeof WS_PROVIDERS].defaults.url;
   }
   return undefined;
 }
