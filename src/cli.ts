@@ -370,6 +370,15 @@ export async function runCli(args: readonly string[], io: CliIo = denoIo): Promi
       }
       return error.exitCode;
     }
+    if (error instanceof Deno.errors.NotCapable) {
+      // The Deno sandbox refused an action outside this mode's permission set (src/permissions.ts).
+      io.stderr(
+        `error: not permitted: ${
+          messageOf(error).split("\n")[0]
+        } (this mode's permissions: --print-permissions)`,
+      );
+      return EXIT.auth;
+    }
     io.stderr(
       `error: unexpected failure: ${messageOf(error)}${
         debug ? "" : " (run with --log-level debug for details)"
