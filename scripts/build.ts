@@ -187,7 +187,7 @@ async function denortSource(target: string): Promise<string> {
   } catch (error) {
     throw new BuildError(
       `cannot compile for ${target}: the denort runtime is not available (DENORT_BIN ${
-        target === HOST_TARGET ? "unset" : "is for the host target only"
+        !denortBin ? "unset" : "is for the host target only"
       }, not cached at ${cached}, and ${url} is unreachable: ${
         messageOf(error).split("\n")[0]
       }); pre-seed that zip or set DENORT_BIN (README "Build and ship")`,

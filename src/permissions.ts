@@ -115,23 +115,25 @@ function s3Hosts(
   ];
 }
 
-/** Files the config's secrets come from: `*_file` paths and the systemd credentials folder. */
-function secretPaths(config: LoadedConfig, environment: PermissionEnvironment): string[] {
+/**
+ * Files the config names: every `*_file` key (secrets, and files such as TLS certificates) and,
+ * for every `*_credential` key, the systemd credentials folder. Found by key name anywhere in
+ * the config, so a new section's files are covered without a change here.
+ */
+function configFiles(config: LoadedConfig, environment: PermissionEnvironment): string[] {
   const paths: string[] = [];
-  const sections: Record<string, unknown>[] = [
-    ...(config.bus.sasl ? [config.bus.sasl as Record<string, unknown>] : []),
-    ...Object.values(config.sources).map((s) => s as Record<string, unknown>),
-  ];
-  for (const section of sections) {
-    for (const [key, value] of Object.entries(section)) {
+  const visit = (node: unknown) => {
+    if (node === null || typeof node !== "object") return;
+    for (const [key, value] of Object.entries(node)) {
       if (key.endsWith("_file") && typeof value === "string") paths.push(value);
-      if (key.endsWith("_credential") && typeof value === "string") {
+      else if (key.endsWith("_credential") && typeof value === "string") {
         // systemd sets CREDENTIALS_DIRECTORY per unit; without it (a baked binary) grant the root.
         const directory = environment.env("CREDENTIALS_DIRECTORY");
         paths.push(directory ? join(directory, value) : "/run/credentials");
-      }
+      } else if (key !== "secrets") visit(value);
     }
-  }
+  };
+  visit(config);
   return paths;
 }
 
@@ -182,7 +184,7 @@ export function permissionSet(
   };
 
   set.read.add(abs(config.file));
-  secretPaths(config, environment).forEach((p) => set.read.add(abs(p)));
+  configFiles(config, environment).forEach((p) => set.read.add(abs(p)));
   if (mode) notifySockets(mode, environment).forEach((s) => set.net.add(s));
   metricsListen(config).forEach((h) => set.net.add(h));
 

@@ -251,3 +251,16 @@ Deno.test("permissions: the union of all modes (the compiled binary) holds each 
     union.net.has("api.exchange.coinbase.com:443") && union.write.has("/var/lib/cryptopipe/lake"),
   );
 });
+
+Deno.test("permissions: files named by *_file keys in any section (e.g. TLS certificates) and [metrics] listen are granted", () => {
+  const loaded = configOf("");
+  // Sections other features add; the schema of this build does not know them yet.
+  const config = {
+    ...loaded,
+    bus: { ...loaded.bus, tls: { ca_file: "certs/ca.pem" } },
+    metrics: { listen: "127.0.0.1:9464" },
+  } as typeof loaded;
+  const flags = modePermissions("consume", config, {}, at(HOME));
+  assert.ok(allowed(flags, "read")!.includes("/var/lib/cryptopipe/certs/ca.pem"));
+  assert.ok(allowed(flags, "net")!.includes("127.0.0.1:9464"));
+});

@@ -69,7 +69,10 @@ Deno.test("compile: a runtime pre-seeded in the Deno cache is used (this fake on
     /^error: deno compile for x86_64-unknown-linux-gnu failed: .*Failed to unpack archive/,
   );
   // The aarch64 runtime is not seeded: the same clear line as with nothing at all.
-  const arm = await compile({ DENO_DIR: dir }, ["--target", "aarch64-unknown-linux-gnu"]);
+  const arm = await compile({ DENO_DIR: dir, DENORT_BIN: join(dir, "denort") }, [
+    "--target",
+    "aarch64-unknown-linux-gnu",
+  ]);
   assert.equal(arm.code, 1);
   assert.match(
     arm.stderr,

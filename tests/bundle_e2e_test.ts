@@ -114,7 +114,7 @@ rate_per_second = 500
   assert.ok((await Deno.stat(lake)).isDirectory);
 });
 
-Deno.test("bundle e2e (moto): consume to S3, catalog in Glue, query on Athena, all from the bundle", async () => {
+Deno.test("bundle e2e (moto): produce (simulated, counted) → consume to S3 → catalog in Glue → query on Athena into --output, all from the bundle", async () => {
   const bundle = await cleanBundle();
   const endpoint = testS3Endpoint();
   const bucket = await freshBucket();
@@ -190,8 +190,12 @@ format = "json"
     "query",
     "--sql",
     "SELECT symbol, count(*) AS n FROM ticker GROUP BY 1",
+    "--output",
+    "result file.json",
   ]);
   assert.equal(queried.code, 0, queried.stderr);
-  assert.deepEqual(JSON.parse(queried.stdout), [{ symbol: "BTC-USD", n: 6 }]);
+  assert.equal(queried.stdout, "");
+  const written = await Deno.readTextFile(join(dir, "result file.json"));
+  assert.deepEqual(JSON.parse(written), [{ symbol: "BTC-USD", n: 6 }]);
   assert.deepEqual(await downloadedPackages(bundle), []);
 });
