@@ -10,7 +10,7 @@
  */
 import { parseArgs } from "node:util";
 import { dirname, join, resolve } from "node:path";
-import { loadConfig } from "../src/config/mod.ts";
+import { parseConfig } from "../src/config/mod.ts";
 import { messageOf } from "../src/errors.ts";
 import {
   permissionFlags,
@@ -199,14 +199,19 @@ async function denortSource(target: string): Promise<string> {
  * The compiled binary's baked permissions: the union of the four modes' sets for the config
  * it will run with, as installed by the systemd unit (its paths, HOME, sd_notify sockets).
  */
-function bakedPermissions(configFile: string, installedConfig: string, workDir: string) {
+export function bakedPermissions(configFile: string, installedConfig: string, workDir: string) {
   const installedEnv: Record<string, string | undefined> = {
     HOME: "/var/lib/cryptopipe",
     NOTIFY_SOCKET: "/run/systemd/notify",
     RUNTIME_DIRECTORY: "/run/cryptopipe",
     AWS_REGION: Deno.env.get("AWS_REGION"),
   };
-  const config = { ...loadConfig(configFile), file: installedConfig };
+  // Secrets are not read at build time (only their paths matter), nor this machine's overrides.
+  const config = parseConfig(Deno.readTextFileSync(configFile), installedConfig, {
+    env: (name) => name === "CREDENTIALS_DIRECTORY" ? "/run/credentials" : undefined,
+    envEntries: () => [],
+    readTextFile: () => "not read at build time",
+  });
   const environment = { env: (name: string) => installedEnv[name], cwd: workDir };
   const modes = ["produce", "consume", "catalog", "query"] as const;
   return permissionFlags(unionOf(modes.map((m) => permissionSet(m, config, {}, environment))));

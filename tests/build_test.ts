@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { bakedPermissions } from "../scripts/build.ts";
 import { cleanBundle } from "./artifact.ts";
 import { REPO_ROOT } from "./helpers.ts";
 
@@ -90,4 +91,38 @@ Deno.test("compile: DENORT_BIN pointing at the full deno CLI is refused (it woul
     result.stderr.trim(),
     /^error: DENORT_BIN=.* is the full deno CLI, not the denort runtime/,
   );
+});
+
+Deno.test("compile: the baked set is the union of the four modes for the installed config, secrets unread", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "cryptopipe-baked-" });
+  const config = join(dir, "prod.toml");
+  await Deno.writeTextFile(
+    config,
+    `
+[bus]
+brokers = ["kafka-1.internal:9092"]
+[sources.gecko]
+type = "coingecko"
+symbols = ["BTC-USD"]
+api_key_credential = "coingecko-key"
+[store]
+path = "lake"
+`,
+  );
+  const flags = bakedPermissions(config, "/etc/cryptopipe/cryptopipe.toml", "/var/lib/cryptopipe");
+  const list = (kind: string) =>
+    flags.find((f) => f.startsWith(`--allow-${kind}=`))?.split("=")[1].split(",");
+  assert.deepEqual(list("net"), [
+    "api.coingecko.com:443",
+    "kafka-1.internal:9092",
+    "unix:/run/cryptopipe/notify.sock",
+    "unix:/run/systemd/notify",
+  ]);
+  assert.deepEqual(list("read"), [
+    "/etc/cryptopipe/cryptopipe.toml",
+    "/run/credentials",
+    "/var/lib/cryptopipe/lake",
+  ]);
+  assert.deepEqual(list("write"), ["/var/lib/cryptopipe/lake"]);
+  assert.ok(flags.includes("--ignore-env") && flags.includes("--unstable-net"));
 });
