@@ -30,7 +30,7 @@ async function compile(env: Record<string, string>, args: string[] = []) {
  * step needs those, not the network).
  */
 async function denoDir(): Promise<string> {
-  await cleanBundle(); // a bundle build first puts esbuild into the real DENO_DIR
+  await using _built = await cleanBundle(); // a bundle build puts esbuild into the real DENO_DIR
   const dir = await Deno.makeTempDir({ prefix: "cryptopipe-deno-dir-" });
   const home = Deno.env.get("HOME") ?? "/root";
   const real = Deno.env.get("DENO_DIR") ?? join(home, ".cache", "deno");

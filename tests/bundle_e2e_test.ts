@@ -27,7 +27,7 @@ async function gitHead(): Promise<string> {
 }
 
 Deno.test("bundle e2e: from a clean folder with an empty DENO_DIR, --version reports the version and the build's commit; nothing is downloaded", async () => {
-  const bundle = await cleanBundle();
+  await using bundle = await cleanBundle();
   const version = await runArtifact(bundle, ["--version"]);
   assert.equal(version.code, 0, version.stderr);
   assert.match(
@@ -42,7 +42,7 @@ Deno.test("bundle e2e: from a clean folder with an empty DENO_DIR, --version rep
 });
 
 Deno.test("bundle e2e (local lake): produce (replay, then simulated with a count) → consume → catalog, all from the bundle; local query exits 2 naming the alternatives", async () => {
-  const bundle = await cleanBundle();
+  await using bundle = await cleanBundle();
   const { dir, config, lake } = await workspace(
     baseToml(
       uniqueName("bundle"),
@@ -115,7 +115,7 @@ rate_per_second = 500
 });
 
 Deno.test("bundle e2e (moto): produce (simulated, counted) → consume to S3 → catalog in Glue → query on Athena into --output, all from the bundle", async () => {
-  const bundle = await cleanBundle();
+  await using bundle = await cleanBundle();
   const endpoint = testS3Endpoint();
   const bucket = await freshBucket();
   const database = `db_${crypto.randomUUID().slice(0, 8)}`;

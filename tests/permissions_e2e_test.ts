@@ -66,7 +66,7 @@ async function probeFor(bundle: CleanBundle, args: string[], cwd: string): Promi
 const denied = (kind: string) => new RegExp(`^denied: Requires ${kind} access to`);
 
 Deno.test("permissions e2e: produce writes no file, reads only its config and replay file, opens only its brokers and sources, runs nothing", async () => {
-  const bundle = await cleanBundle();
+  await using bundle = await cleanBundle();
   const { dir, config } = await workspace(baseToml(
     uniqueName("perm"),
     uniqueName("group"),
@@ -98,7 +98,7 @@ symbols = ["BTC-USD"]
 });
 
 Deno.test("permissions e2e: consume writes inside its lake only and opens only the brokers", async () => {
-  const bundle = await cleanBundle();
+  await using bundle = await cleanBundle();
   const { dir, config, lake } = await workspace(baseToml(uniqueName("perm"), uniqueName("group")));
   await Deno.mkdir(lake, { recursive: true });
   const probe = await probeFor(bundle, ["--mode", "consume", "--config", config], dir);
@@ -112,7 +112,7 @@ Deno.test("permissions e2e: consume writes inside its lake only and opens only t
 });
 
 Deno.test("permissions e2e: catalog (local) reads and writes its lake only; query writes only --output", async () => {
-  const bundle = await cleanBundle();
+  await using bundle = await cleanBundle();
   const { dir, config, lake } = await workspace(baseToml(uniqueName("perm"), uniqueName("group")));
   await Deno.mkdir(lake, { recursive: true });
   await Deno.writeTextFile(join(dir, "elsewhere.txt"), "x");
@@ -134,7 +134,7 @@ Deno.test("permissions e2e: catalog (local) reads and writes its lake only; quer
 });
 
 Deno.test("permissions e2e: consume given a broker name that is not the advertised listener fails with one clear line naming the host", async () => {
-  const bundle = await cleanBundle();
+  await using bundle = await cleanBundle();
   const port = testBrokers().split(":").at(-1);
   // The test broker advertises 127.0.0.1; the config names it as localhost.
   const { dir, config } = await workspace(
