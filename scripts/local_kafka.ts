@@ -152,7 +152,8 @@ function serverProperties(
 
 /**
  * The secured test broker's client-facing listeners (docs local-stack.md §3.1a): SASL_SSL with
- * PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512, and SSL with client certificates required (mTLS).
+ * PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 and OAUTHBEARER (unsecured JWTs), and SSL with client
+ * certificates required (mTLS).
  * The PLAINTEXT listener stays for the broker itself and for readiness checks; clients under
  * test never get its address.
  */
@@ -172,8 +173,11 @@ function secureProperties(secure: SecureListeners): string[] {
     `org.apache.kafka.common.security.plain.PlainLoginModule required user_${SECURE_USER.username}="${SECURE_USER.password}";`;
   return [
     "inter.broker.listener.name=PLAINTEXT",
-    "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
-    "listener.name.secure.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+    "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER",
+    "listener.name.secure.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER",
+    // OAUTHBEARER with Kafka's built-in unsecured validator (unsigned JWTs): the stand-in for
+    // Amazon MSK IAM's token check, so the token provider's wiring is tested on a real broker.
+    'listener.name.secure.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="broker";',
     `listener.name.secure.plain.sasl.jaas.config=${plainJaas}`,
     "listener.name.secure.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;",
     "listener.name.secure.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;",
@@ -451,7 +455,7 @@ export async function startBroker(
 
 /** What the tests need to reach the secured broker; written to `<dir>/secure.json`. */
 export interface SecureBrokerInfo {
-  /** SASL_SSL listener (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512). */
+  /** SASL_SSL listener (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER with unsigned JWTs). */
   readonly saslSsl: string;
   /** SSL listener that requires a client certificate. */
   readonly mtls: string;
