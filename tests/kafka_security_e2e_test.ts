@@ -382,3 +382,28 @@ ca_file = "${broker.pki.caCert}"
   assert.ok(lines.length > 0);
   assert.ok(lines.every((line) => !line.includes(token)), "the token is never logged");
 });
+
+Deno.test("kafka security e2e: aws-msk-iam with no AWS credentials anywhere → exit 4 within 15 s naming the region", async () => {
+  const broker = secureBroker();
+  const { config } = await workspace(secureToml(
+    uniqueName("sec-msk-nocreds"),
+    broker.saslSsl,
+    `[bus.sasl]
+mechanism = "aws-msk-iam"
+region = "eu-west-1"
+
+[bus.tls]
+ca_file = "${broker.pki.caCert}"`,
+  ));
+  // The real signer and default chain, with every source of credentials empty or off.
+  await failsFast(
+    config,
+    {
+      AWS_EC2_METADATA_DISABLED: "true",
+      AWS_SHARED_CREDENTIALS_FILE: "/nonexistent/credentials",
+      AWS_CONFIG_FILE: "/nonexistent/config",
+    },
+    4,
+    /Cannot sign an Amazon MSK IAM token for region eu-west-1: .*AWS default chain/,
+  );
+});

@@ -133,7 +133,7 @@ export function readBusTls(
   const hasKeyPassword = ["env", "file", "credential"].some((s) =>
     tls[`key_password_${s}`] !== undefined
   );
-  return {
+  const material: BusTlsMaterial = {
     ca: read("ca_file", /-----BEGIN CERTIFICATE-----/, "certificate"),
     cert: read("cert_file", /-----BEGIN CERTIFICATE-----/, "certificate"),
     key: key === undefined ? undefined : new Secret(key),
@@ -142,4 +142,18 @@ export function readBusTls(
       : undefined,
     serverName: tls.server_name,
   };
+  // Printed (--print-config) as what was read, not as pages of PEM.
+  const pem = (text: string | undefined, file: string) =>
+    text === undefined ? undefined : `[PEM read from ${file}]`;
+  Object.defineProperty(material, "toJSON", {
+    enumerable: false,
+    value: () => ({
+      ca: pem(material.ca, "ca_file"),
+      cert: pem(material.cert, "cert_file"),
+      key: material.key,
+      keyPassword: material.keyPassword,
+      serverName: material.serverName,
+    }),
+  });
+  return material;
 }
