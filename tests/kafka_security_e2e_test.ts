@@ -106,12 +106,17 @@ async function produceConsumeRoundTrip(
   topic: string,
   env: Record<string, string>,
   K: number,
+  secrets: readonly string[] = [],
 ): Promise<void> {
   const produced = await cli(
-    ["--mode", "produce", "--config", config, "--max-records", String(K)],
+    ["--mode", "produce", "--config", config, "--max-records", String(K), "--log-level", "debug"],
     env,
   );
   assert.equal(produced.code, 0, produced.stderr);
+  assert.match(produced.stderr, /ssl=true/, "kafkajs's debug log is in the output");
+  for (const secret of [...secrets, "PRIVATE KEY"]) {
+    assert.ok(!produced.stderr.includes(secret), "no secret in the debug log");
+  }
   const inTopic = await kcatSecureDump(topic);
   assert.equal(inTopic.length, K, "kcat (SASL_SSL) sees exactly K records in the topic");
 
@@ -152,7 +157,13 @@ Deno.test("kafka security e2e: produce → consume over TLS + SCRAM-SHA-512 (pas
     broker.saslSsl,
     scramToml("scram-sha-512", 'password_env = "CRYPTOPIPE_KAFKA_PASSWORD"', broker.pki.caCert),
   ));
-  await produceConsumeRoundTrip(config, topic, { CRYPTOPIPE_KAFKA_PASSWORD: broker.password }, 500);
+  await produceConsumeRoundTrip(
+    config,
+    topic,
+    { CRYPTOPIPE_KAFKA_PASSWORD: broker.password },
+    500,
+    [broker.password],
+  );
 });
 
 Deno.test("kafka security e2e: produce → consume over TLS + SCRAM-SHA-256 (password from a file)", async () => {
@@ -183,7 +194,9 @@ key_file = "${broker.pki.clientKeyEncrypted}"
 key_password_credential = "kafka-key-password"
 server_name = "localhost"`,
   ));
-  await produceConsumeRoundTrip(config, topic, { CREDENTIALS_DIRECTORY: credentials }, 200);
+  await produceConsumeRoundTrip(config, topic, { CREDENTIALS_DIRECTORY: credentials }, 200, [
+    broker.pki.clientKeyPassword,
+  ]);
 });
 
 Deno.test("kafka security e2e: PLAIN over TLS, password from a systemd credential", async () => {
