@@ -177,6 +177,9 @@ function secureProperties(secure: SecureListeners): string[] {
     "listener.name.secure.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER",
     // OAUTHBEARER with Kafka's built-in unsecured validator (unsigned JWTs): the stand-in for
     // Amazon MSK IAM's token check, so the token provider's wiring is tested on a real broker.
+    // Short OAUTHBEARER sessions (KIP-368), so tests see the client sign a fresh token; longer
+    // than kafkajs's reauthenticationThreshold (10 s), which re-authenticates 10 s early.
+    "listener.name.secure.oauthbearer.connections.max.reauth.ms=13000",
     'listener.name.secure.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="broker";',
     `listener.name.secure.plain.sasl.jaas.config=${plainJaas}`,
     "listener.name.secure.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;",

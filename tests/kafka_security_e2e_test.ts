@@ -370,6 +370,7 @@ ca_file = "${broker.pki.caCert}"
   );
   const token = unsecuredJwt("msk-stub-signer");
   const regions: string[] = [];
+  let signedBeforeExpiry = 0;
   const lines: string[] = [];
   const logger = createLogger("debug", "json", {}, (line) => lines.push(line));
   const bus = createKafkaBus(config, logger, {
@@ -383,6 +384,12 @@ ca_file = "${broker.pki.caCert}"
     const publisher = await bus.publisher();
     try {
       await publisher.send(topic, [{ key: "BTC-USD", value: '{"via":"oauthbearer"}' }]);
+      // The test listener ends OAUTHBEARER sessions after 13 s (connections.max.reauth.ms), as
+      // MSK does at its token expiry; kafkajs re-authenticates 10 s early, so the send after 3.5 s
+      // re-authenticates, with a new token.
+      signedBeforeExpiry = regions.length;
+      await new Promise((r) => setTimeout(r, 3500));
+      await publisher.send(topic, [{ key: "BTC-USD", value: '{"via":"reauthenticated"}' }]);
     } finally {
       await publisher.close();
     }
@@ -390,8 +397,15 @@ ca_file = "${broker.pki.caCert}"
     await bus.close();
   }
   assert.ok(regions.length >= 1 && regions.every((r) => r === "eu-west-1"), String(regions));
+  assert.ok(
+    regions.length > signedBeforeExpiry,
+    `a token was signed again after the session lifetime (${signedBeforeExpiry} then ${regions.length})`,
+  );
   const inTopic = await kcatSecureDump(topic);
-  assert.deepEqual(inTopic.map((m) => m.payload), ['{"via":"oauthbearer"}']);
+  assert.deepEqual(inTopic.map((m) => m.payload).sort(), [
+    '{"via":"oauthbearer"}',
+    '{"via":"reauthenticated"}',
+  ]);
   assert.ok(lines.length > 0);
   assert.ok(lines.every((line) => !line.includes(token)), "the token is never logged");
 });
