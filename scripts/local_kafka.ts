@@ -40,6 +40,7 @@ const INSTALL_HINTS: Record<string, string> = {
   java: "Java 17+ is needed for the local Kafka broker: apt-get install -y openjdk-17-jre-headless",
   mvn: "Maven is needed to fetch the Kafka jars from Maven Central: apt-get install -y maven",
   kcat: "kcat is needed to check the broker and for tests: apt-get install -y kcat",
+  openssl: "openssl makes the secured test broker's certificates: apt-get install -y openssl",
   moto_server: "moto_server emulates S3 for the tests: pip install 'moto[server]==5.2.1'",
 };
 
@@ -53,6 +54,8 @@ export async function preflight(tools: readonly string[] = ["java", "mvn", "kcat
       ? ["-v"]
       : tool === "moto_server"
       ? ["--help"]
+      : tool === "openssl"
+      ? ["version"]
       : ["-version"];
     try {
       const out = await run(tool, args);
@@ -112,15 +115,25 @@ async function portOpen(port: number): Promise<boolean> {
   }
 }
 
-function serverProperties(dir: string, port: number, controllerPort: number): string {
+function serverProperties(
+  dir: string,
+  port: number,
+  controllerPort: number,
+  secure?: SecureListeners,
+): string {
+  const listeners = secure
+    ? `SECURE://127.0.0.1:${secure.saslSslPort},MTLS://127.0.0.1:${secure.mtlsPort},`
+    : "";
+  const protocols = secure ? "SECURE:SASL_SSL,MTLS:SSL," : "";
   return [
     "process.roles=broker,controller",
     "node.id=1",
     `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
+    `listeners=${listeners}PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+    `advertised.listeners=${listeners}PLAINTEXT://127.0.0.1:${port}`,
     "controller.listener.names=CONTROLLER",
-    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+    `listener.security.protocol.map=${protocols}PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT`,
+    ...(secure ? secureProperties(secure) : []),
     `log.dirs=${join(dir, "data")}`,
     "num.partitions=3",
     "offsets.topic.replication.factor=1",
@@ -135,6 +148,169 @@ function serverProperties(dir: string, port: number, controllerPort: number): st
     "broker.heartbeat.interval.ms=500",
     "",
   ].join("\n");
+}
+
+/**
+ * The secured test broker's client-facing listeners (docs local-stack.md §3.1a): SASL_SSL with
+ * PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 and OAUTHBEARER (unsecured JWTs), and SSL with client
+ * certificates required (mTLS).
+ * The PLAINTEXT listener stays for the broker itself and for readiness checks; clients under
+ * test never get its address.
+ */
+export interface SecureListeners {
+  readonly saslSslPort: number;
+  readonly mtlsPort: number;
+  /** Folder of the throwaway PKI (see `makeTestPki`). */
+  readonly pki: TestPki;
+}
+
+/** The user every SASL mechanism of the secured broker accepts, and its password. */
+export const SECURE_USER = { username: "pipe", password: "pipe-secret-42" } as const;
+
+function secureProperties(secure: SecureListeners): string[] {
+  const { pki } = secure;
+  const plainJaas =
+    `org.apache.kafka.common.security.plain.PlainLoginModule required user_${SECURE_USER.username}="${SECURE_USER.password}";`;
+  return [
+    "inter.broker.listener.name=PLAINTEXT",
+    "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER",
+    "listener.name.secure.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER",
+    // OAUTHBEARER with Kafka's built-in unsecured validator (unsigned JWTs): the stand-in for
+    // Amazon MSK IAM's token check, so the token provider's wiring is tested on a real broker.
+    // Short OAUTHBEARER sessions (KIP-368), so tests see the client sign a fresh token; longer
+    // than kafkajs's reauthenticationThreshold (10 s), which re-authenticates 10 s early.
+    "listener.name.secure.oauthbearer.connections.max.reauth.ms=13000",
+    'listener.name.secure.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="broker";',
+    `listener.name.secure.plain.sasl.jaas.config=${plainJaas}`,
+    "listener.name.secure.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;",
+    "listener.name.secure.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;",
+    "ssl.keystore.type=PKCS12",
+    `ssl.keystore.location=${pki.brokerKeystore}`,
+    `ssl.keystore.password=${pki.keystorePassword}`,
+    `ssl.key.password=${pki.keystorePassword}`,
+    // PEM trust store (KIP-651): the test CA, which signs the client certificates for mTLS.
+    "ssl.truststore.type=PEM",
+    `ssl.truststore.location=${pki.caCert}`,
+    "listener.name.mtls.ssl.client.auth=required",
+  ];
+}
+
+/** A throwaway CA with a broker certificate and a client certificate, plus an unrelated CA. */
+export interface TestPki {
+  readonly dir: string;
+  readonly caCert: string;
+  /** A second CA that signed nothing the broker uses: "untrusted certificate" tests trust it. */
+  readonly otherCaCert: string;
+  readonly clientCert: string;
+  readonly clientKey: string;
+  /** The same client key, encrypted (PKCS#8) with `clientKeyPassword`. */
+  readonly clientKeyEncrypted: string;
+  readonly clientKeyPassword: string;
+  readonly brokerKeystore: string;
+  readonly keystorePassword: string;
+}
+
+async function openssl(args: string[], cwd: string): Promise<void> {
+  const out = await run("openssl", args, { cwd });
+  if (!out.success) {
+    throw new SetupError(
+      `openssl ${args[0]} failed: ${new TextDecoder().decode(out.stderr).trim()}`,
+    );
+  }
+}
+
+/** Certificates for the secured broker, made with openssl in `dir` (2 days valid). */
+export async function makeTestPki(dir: string): Promise<TestPki> {
+  await Deno.mkdir(dir, { recursive: true });
+  const days = ["-days", "2"];
+  const pki: TestPki = {
+    dir,
+    caCert: join(dir, "ca.pem"),
+    otherCaCert: join(dir, "other-ca.pem"),
+    clientCert: join(dir, "client.pem"),
+    clientKey: join(dir, "client.key"),
+    clientKeyEncrypted: join(dir, "client-encrypted.key"),
+    clientKeyPassword: "client-key-pass",
+    brokerKeystore: join(dir, "broker.p12"),
+    keystorePassword: "broker-keystore-pass",
+  };
+  const newCa = (name: string, cn: string) =>
+    openssl([
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.pem`,
+      ...days,
+      "-subj",
+      `/CN=${cn}`,
+    ], dir);
+  await newCa("ca", "cryptopipe test CA");
+  await newCa("other-ca", "cryptopipe untrusted test CA");
+  await Deno.writeTextFile(
+    join(dir, "broker.ext"),
+    "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+  );
+  await Deno.writeTextFile(join(dir, "client.ext"), "extendedKeyUsage=clientAuth\n");
+  for (const [name, cn] of [["broker", "localhost"], ["client", "cryptopipe-client"]]) {
+    await openssl([
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.csr`,
+      "-subj",
+      `/CN=${cn}`,
+    ], dir);
+    await openssl([
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      `${name}.pem`,
+      ...days,
+      "-extfile",
+      `${name}.ext`,
+    ], dir);
+  }
+  await openssl([
+    "pkcs8",
+    "-topk8",
+    "-in",
+    "client.key",
+    "-out",
+    "client-encrypted.key",
+    "-passout",
+    `pass:${pki.clientKeyPassword}`,
+  ], dir);
+  await openssl([
+    "pkcs12",
+    "-export",
+    "-in",
+    "broker.pem",
+    "-inkey",
+    "broker.key",
+    "-certfile",
+    "ca.pem",
+    "-out",
+    "broker.p12",
+    "-passout",
+    `pass:${pki.keystorePassword}`,
+  ], dir);
+  return pki;
 }
 
 export interface Broker {
@@ -208,6 +384,8 @@ export async function startBroker(
     controllerPort?: number;
     heapMb?: number;
     log?: (line: string) => void;
+    /** Also open the secured listeners (TLS + SASL, mTLS) of docs local-stack.md §3.1a. */
+    secure?: SecureListeners;
   } = {},
 ): Promise<Broker> {
   const log = options.log ?? console.error;
@@ -221,7 +399,10 @@ export async function startBroker(
     );
   }
   const properties = join(dir, "server.properties");
-  await Deno.writeTextFile(properties, serverProperties(dir, port, controllerPort));
+  await Deno.writeTextFile(
+    properties,
+    serverProperties(dir, port, controllerPort, options.secure),
+  );
   const formatted = await Deno.stat(join(dir, "data", "meta.properties")).then(
     () => true,
     () => false,
@@ -229,7 +410,14 @@ export async function startBroker(
   if (!formatted) {
     const clusterId = (await java(["kafka.tools.StorageTool", "random-uuid"])).trim().split("\n")
       .pop()!.trim();
-    await java(["kafka.tools.StorageTool", "format", "-t", clusterId, "-c", properties]);
+    // SCRAM users of a KRaft cluster are created when its storage is formatted.
+    const scram = options.secure
+      ? ["SCRAM-SHA-256", "SCRAM-SHA-512"].flatMap((mechanism) => [
+        "--add-scram",
+        `${mechanism}=[name=${SECURE_USER.username},password=${SECURE_USER.password}]`,
+      ])
+      : [];
+    await java(["kafka.tools.StorageTool", "format", "-t", clusterId, "-c", properties, ...scram]);
   }
   const logFile = join(dir, "broker.log");
   const javaArgs = [
@@ -266,6 +454,42 @@ export async function startBroker(
     dir,
     stop: (signal: Deno.Signal = "SIGTERM") => stopPid(child.pid, signal),
   };
+}
+
+/** What the tests need to reach the secured broker; written to `<dir>/secure.json`. */
+export interface SecureBrokerInfo {
+  /** SASL_SSL listener (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER with unsigned JWTs). */
+  readonly saslSsl: string;
+  /** SSL listener that requires a client certificate. */
+  readonly mtls: string;
+  /** Plaintext listener, for the tests' own checks (kcat), never for the client under test. */
+  readonly plaintext: string;
+  readonly username: string;
+  readonly password: string;
+  readonly pki: TestPki;
+}
+
+/**
+ * A broker with the secured listeners of docs local-stack.md §3.1a and a fresh throwaway PKI,
+ * for `deno task test`. Its description goes to `<dir>/secure.json`.
+ */
+export async function startSecureBroker(
+  dir: string,
+  options: { heapMb?: number; log?: (line: string) => void } = {},
+): Promise<Broker & { info: SecureBrokerInfo; infoFile: string }> {
+  const pki = await makeTestPki(join(dir, "pki"));
+  const secure = { saslSslPort: freePort(), mtlsPort: freePort(), pki };
+  const broker = await startBroker(join(dir, "broker"), { ...options, secure });
+  const info: SecureBrokerInfo = {
+    saslSsl: `127.0.0.1:${secure.saslSslPort}`,
+    mtls: `127.0.0.1:${secure.mtlsPort}`,
+    plaintext: broker.bootstrap,
+    ...SECURE_USER,
+    pki,
+  };
+  const infoFile = join(dir, "secure.json");
+  await Deno.writeTextFile(infoFile, JSON.stringify(info, null, 2));
+  return { ...broker, info, infoFile };
 }
 
 export async function stopPid(

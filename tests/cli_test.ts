@@ -115,7 +115,8 @@ const badInputs: Array<
   },
   {
     name: "secret env not set",
-    toml: '[bus.sasl]\nmechanism = "plain"\nusername = "u"\npassword_env = "CRYPTOPIPE_NOPE"',
+    toml:
+      '[bus.sasl]\nmechanism = "scram-sha-512"\nusername = "u"\npassword_env = "CRYPTOPIPE_NOPE"',
     args: ["--mode", "produce"],
     error: /bus\.sasl\.password_env: environment variable CRYPTOPIPE_NOPE is not set/,
   },

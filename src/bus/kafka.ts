@@ -14,11 +14,15 @@ import {
   type LogEntry,
   logLevel,
   type Producer,
+  type SASLOptions,
 } from "kafkajs";
+import type { ConnectionOptions } from "node:tls";
 import SnappyCodec from "kafkajs-snappy";
 import type { LoadedConfig } from "../config/mod.ts";
 import { AuthFailure, type CryptopipeError, messageOf, RuntimeFailure } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { mskIamTokenProvider, type MskTokenSigner } from "./msk_iam.ts";
+import { TLS_VERIFY_CODES, TransportWatch } from "./transport_watch.ts";
 import type {
   Bus,
   Consumer,
@@ -69,8 +73,7 @@ const REBALANCE_ERROR_TYPES = new Set([
   "UNKNOWN_MEMBER_ID",
   "FENCED_INSTANCE_ID",
 ]);
-const TLS_CODES =
-  /^(SELF_SIGNED_CERT|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|CERT_|ERR_TLS_|DEPTH_ZERO_SELF_SIGNED)/;
+const TLS_CODES = TLS_VERIFY_CODES;
 
 function causes(error: unknown): unknown[] {
   const chain: unknown[] = [];
@@ -93,7 +96,8 @@ export function kafkaFailure(
   const chain = causes(error);
   // deno-lint-ignore no-explicit-any
   const auth = chain.find((e: any) =>
-    e?.name === "KafkaJSSASLAuthenticationError" || AUTH_ERROR_TYPES.has(e?.type) ||
+    e instanceof AuthFailure || e?.name === "KafkaJSSASLAuthenticationError" ||
+    AUTH_ERROR_TYPES.has(e?.type) ||
     TLS_CODES.test(String(e?.code ?? ""))
   );
   if (auth) {
@@ -120,15 +124,49 @@ function kafkaLogCreator(logger: Logger) {
   };
 }
 
-function kafkaConfig(config: LoadedConfig, logger: Logger): KafkaConfig {
+/** kafkajs's `sasl` option from `[bus.sasl]`, or undefined without one. */
+function saslOptions(
+  config: LoadedConfig,
+  logger: Logger,
+  mskSigner: MskTokenSigner | undefined,
+): SASLOptions | undefined {
+  const sasl = config.bus.sasl;
+  if (!sasl) return undefined;
+  if (sasl.mechanism === "aws-msk-iam") {
+    return {
+      mechanism: "oauthbearer",
+      oauthBearerProvider: mskIamTokenProvider(sasl.region!, logger, mskSigner),
+    };
+  }
+  const password = config.secrets.busSaslPassword!.reveal();
+  return { mechanism: sasl.mechanism, username: sasl.username!, password };
+}
+
+/**
+ * kafkajs's `ssl` option (Node's tls.connect options) from `[bus.tls]`. Verification stays on:
+ * nothing here (or anywhere) sets rejectUnauthorized, so Node's default (verify) holds.
+ */
+function tlsOptions(config: LoadedConfig): ConnectionOptions | undefined {
+  if (!config.bus.tls) return undefined;
+  const material = config.secrets.busTls ?? {};
+  return {
+    ...(material.ca ? { ca: [material.ca] } : {}),
+    ...(material.cert ? { cert: material.cert } : {}),
+    ...(material.key ? { key: material.key.reveal() } : {}),
+    ...(material.keyPassword ? { passphrase: material.keyPassword.reveal() } : {}),
+    ...(material.serverName ? { servername: material.serverName } : {}),
+  };
+}
+
+function kafkaConfig(
+  config: LoadedConfig,
+  logger: Logger,
+  watch: TransportWatch,
+  mskSigner?: MskTokenSigner,
+): KafkaConfig {
   const { bus } = config;
-  const sasl = bus.sasl && config.secrets.busSaslPassword
-    ? {
-      mechanism: bus.sasl.mechanism,
-      username: bus.sasl.username,
-      password: config.secrets.busSaslPassword.reveal(),
-    }
-    : undefined;
+  const sasl = saslOptions(config, logger, mskSigner);
+  const ssl = tlsOptions(config);
   return {
     clientId: bus.client_id,
     brokers: bus.brokers,
@@ -141,8 +179,9 @@ function kafkaConfig(config: LoadedConfig, logger: Logger): KafkaConfig {
     },
     logLevel: logLevel.DEBUG,
     logCreator: kafkaLogCreator(logger),
-    // deno-lint-ignore no-explicit-any
-    ...(sasl ? { sasl: sasl as any } : {}),
+    ...(sasl ? { sasl } : {}),
+    ...(ssl ? { ssl } : {}),
+    socketFactory: watch.socketFactory,
   };
 }
 
@@ -309,11 +348,17 @@ class KafkaGroupConsumer implements Consumer {
 
 class KafkaBus implements Bus {
   readonly #kafka: Kafka;
+  /** Certificate and plaintext-vs-TLS failures end a connect at once instead of after retries. */
+  readonly #watch = new TransportWatch();
   #admin?: Admin;
   readonly describe: string;
 
-  constructor(readonly config: LoadedConfig, readonly logger: Logger) {
-    this.#kafka = new Kafka(kafkaConfig(config, logger));
+  constructor(
+    readonly config: LoadedConfig,
+    readonly logger: Logger,
+    options: KafkaBusOptions = {},
+  ) {
+    this.#kafka = new Kafka(kafkaConfig(config, logger, this.#watch, options.mskSigner));
     this.describe = `kafka ${config.bus.brokers.join(",")}`;
   }
 
@@ -325,7 +370,7 @@ class KafkaBus implements Bus {
     if (!this.#admin) {
       const admin = this.#kafka.admin();
       try {
-        await admin.connect();
+        await this.#watch.race(admin.connect());
       } catch (error) {
         throw kafkaFailure("connect to Kafka", this.brokers, error);
       }
@@ -373,7 +418,7 @@ class KafkaBus implements Bus {
       allowAutoTopicCreation: false,
     });
     try {
-      await producer.connect();
+      await this.#watch.race(producer.connect());
     } catch (error) {
       throw kafkaFailure("connect to Kafka", this.brokers, error);
     }
@@ -399,7 +444,7 @@ class KafkaBus implements Bus {
       },
     });
     try {
-      await consumer.connect();
+      await this.#watch.race(consumer.connect());
     } catch (error) {
       throw kafkaFailure("connect to Kafka", this.brokers, error);
     }
@@ -440,6 +485,15 @@ class KafkaBus implements Bus {
   }
 }
 
-export function createKafkaBus(config: LoadedConfig, logger: Logger): Bus {
-  return new KafkaBus(config, logger);
+export interface KafkaBusOptions {
+  /** Replaces AWS's MSK IAM signer; only tests pass one (a stub signer, named so there). */
+  readonly mskSigner?: MskTokenSigner;
+}
+
+export function createKafkaBus(
+  config: LoadedConfig,
+  logger: Logger,
+  options: KafkaBusOptions = {},
+): Bus {
+  return new KafkaBus(config, logger, options);
 }

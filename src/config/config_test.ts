@@ -89,7 +89,7 @@ Deno.test("config: a literal secret anywhere is an error; the named sources are 
     configError('[anything]\napi_key = "x"').message,
     /anything\.api_key: a literal secret/,
   );
-  const sasl = '[bus.sasl]\nmechanism = "plain"\nusername = "u"\n';
+  const sasl = '[bus.sasl]\nmechanism = "scram-sha-512"\nusername = "u"\n';
   const fromEnv = parseConfig(
     sasl + 'password_env = "CRYPTOPIPE_PW"',
     "t",

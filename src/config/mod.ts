@@ -17,7 +17,13 @@ import {
   SOURCE_TYPES,
   validateConfig,
 } from "./schema.ts";
-import { resolveSecret, type Secret, type SecretEnvironment } from "./secrets.ts";
+import {
+  type BusTlsMaterial,
+  readBusTls,
+  resolveSecret,
+  type Secret,
+  type SecretEnvironment,
+} from "./secrets.ts";
 import { closestName } from "./suggest.ts";
 
 /** Keys of earlier builds, and what replaced them (the unit changed too). */
@@ -37,6 +43,8 @@ export type LoadedConfig = Config & {
   readonly file: string;
   readonly secrets: {
     readonly busSaslPassword?: Secret;
+    /** `[bus.tls]` files, read at start-up (the key as a Secret). */
+    readonly busTls?: BusTlsMaterial;
     /** API keys of REST sources, by source name (only those that name one). */
     readonly sourceApiKeys: Readonly<Record<string, Secret>>;
   };
@@ -102,7 +110,11 @@ export function parseConfig(
   const result = validateConfig(raw);
   if (!result.ok) throw issueToError(result.issues, raw, file, origins);
   const config = result.config;
-  const secrets: { busSaslPassword?: Secret; sourceApiKeys: Record<string, Secret> } = {
+  const secrets: {
+    busSaslPassword?: Secret;
+    busTls?: BusTlsMaterial;
+    sourceApiKeys: Record<string, Secret>;
+  } = {
     sourceApiKeys: {},
   };
   for (const [name, source] of Object.entries(config.sources)) {
@@ -117,7 +129,7 @@ export function parseConfig(
       );
     }
   }
-  if (config.bus.sasl) {
+  if (config.bus.sasl && config.bus.sasl.mechanism !== "aws-msk-iam") {
     secrets.busSaslPassword = resolveSecret(
       config.bus.sasl as SaslConfig & Record<string, unknown>,
       "password",
@@ -125,6 +137,9 @@ export function parseConfig(
       file,
       environment,
     );
+  }
+  if (config.bus.tls) {
+    secrets.busTls = readBusTls(config.bus.tls, file, environment);
   }
   return { ...config, file, secrets };
 }

@@ -149,10 +149,77 @@ export const sourceSchema = z.discriminatedUnion("type", [
   wsSource("kraken_ws"),
 ]);
 
+export const SASL_MECHANISMS = ["plain", "scram-sha-256", "scram-sha-512", "aws-msk-iam"] as const;
+
+/**
+ * Kafka SASL. plain and scram-* take a username and a password from a secret source;
+ * aws-msk-iam (Amazon MSK IAM, SASL/OAUTHBEARER with a signed token) takes only a region and
+ * signs with the AWS default credential chain.
+ */
 const saslSchema = z.strictObject({
-  mechanism: z.enum(["plain", "scram-sha-256", "scram-sha-512"]),
-  username: z.string().min(1),
+  mechanism: z.enum(SASL_MECHANISMS),
+  username: z.string().min(1).optional(),
   ...secretSourceKeys("password"),
+  /** mechanism = "aws-msk-iam": the cluster's region, for the token signature. */
+  region: awsRegion.optional(),
+}).superRefine((sasl, ctx) => {
+  const passwordKeys = ["password_env", "password_file", "password_credential"].filter((k) =>
+    (sasl as Record<string, unknown>)[k] !== undefined
+  );
+  if (sasl.mechanism === "aws-msk-iam") {
+    if (sasl.region === undefined) {
+      ctx.addIssue({ code: "custom", path: ["region"], message: 'required for "aws-msk-iam"' });
+    }
+    for (const key of [...(sasl.username !== undefined ? ["username"] : []), ...passwordKeys]) {
+      ctx.addIssue({
+        code: "custom",
+        path: [key],
+        message: '"aws-msk-iam" signs with the AWS default credential chain; remove this key',
+      });
+    }
+    return;
+  }
+  if (sasl.username === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["username"],
+      message: `required for "${sasl.mechanism}"`,
+    });
+  }
+  if (sasl.region !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["region"], message: 'only for "aws-msk-iam"' });
+  }
+});
+
+/**
+ * Kafka TLS. The section's presence turns TLS on; server certificates are always verified
+ * (against `ca_file`, else the system's CAs). There is deliberately no key to turn that off.
+ */
+const tlsSchema = z.strictObject({
+  /** PEM file of the CA(s) that signed the brokers' certificates; default: the system's CAs. */
+  ca_file: z.string().min(1).optional(),
+  /** Client certificate (PEM) for mutual TLS; needs key_file. */
+  cert_file: z.string().min(1).optional(),
+  /** The client certificate's private key (PEM); needs cert_file. */
+  key_file: z.string().min(1).optional(),
+  /** Name checked against the broker certificate (and sent as SNI); default: the broker host. */
+  server_name: z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, "must be a host name").optional(),
+  /** For an encrypted key_file: where its passphrase comes from. */
+  ...secretSourceKeys("key_password"),
+}).superRefine((tls, ctx) => {
+  if ((tls.cert_file === undefined) !== (tls.key_file === undefined)) {
+    const missing = tls.cert_file === undefined ? "cert_file" : "key_file";
+    ctx.addIssue({
+      code: "custom",
+      path: [missing],
+      message: "cert_file and key_file go together (mutual TLS)",
+    });
+  }
+  const keyPassword = ["key_password_env", "key_password_file", "key_password_credential"]
+    .find((k) => (tls as Record<string, unknown>)[k] !== undefined);
+  if (keyPassword && tls.key_file === undefined) {
+    ctx.addIssue({ code: "custom", path: [keyPassword], message: "only with key_file" });
+  }
 });
 
 export const configSchema = z.strictObject({
@@ -223,6 +290,16 @@ export const configSchema = z.strictObject({
       max_ms: positiveInt(600_000).default(10_000),
     }).prefault({}),
     sasl: saslSchema.optional(),
+    tls: tlsSchema.optional(),
+  }).superRefine((bus, ctx) => {
+    // PLAIN sends the password as it is, and MSK's IAM listener is TLS-only: both need TLS.
+    if (bus.sasl && ["plain", "aws-msk-iam"].includes(bus.sasl.mechanism) && !bus.tls) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["sasl", "mechanism"],
+        message: `"${bus.sasl.mechanism}" needs TLS: add a [bus.tls] section`,
+      });
+    }
   }).prefault({}),
 
   batch: z.strictObject({
@@ -341,6 +418,7 @@ export const SOURCE_TYPES: readonly string[] = sourceSchema.options.map((o) =>
 export type Config = z.infer<typeof configSchema>;
 export type SourceConfig = z.infer<typeof sourceSchema>;
 export type SaslConfig = z.infer<typeof saslSchema>;
+export type TlsConfig = z.infer<typeof tlsSchema>;
 
 /** The literal keys that would hold a secret; the TOML must name a source instead. */
 export const LITERAL_SECRET_KEYS = new Set([

@@ -87,3 +87,73 @@ export function resolveSecret(
   if (value.length === 0) throw new ConfigError(configFile, where, "the secret is empty");
   return new Secret(value);
 }
+
+/** What `[bus.tls]` names, read at start-up: a missing file fails before any connection. */
+export interface BusTlsMaterial {
+  /** PEM text of the CA file, if one is named (else the system's CAs are used). */
+  readonly ca?: string;
+  readonly cert?: string;
+  /** The client key is as secret as a password. */
+  readonly key?: Secret;
+  readonly keyPassword?: Secret;
+  readonly serverName?: string;
+}
+
+/** Read the files of `[bus.tls]`; each failure is a ConfigError naming its key. */
+export function readBusTls(
+  tls: {
+    ca_file?: string;
+    cert_file?: string;
+    key_file?: string;
+    server_name?: string;
+  } & Record<string, unknown>,
+  configFile: string,
+  environment: SecretEnvironment,
+): BusTlsMaterial {
+  const read = (key: "ca_file" | "cert_file" | "key_file", expect: RegExp, what: string) => {
+    const path = tls[key];
+    if (path === undefined) return undefined;
+    let text: string;
+    try {
+      text = environment.readTextFile(path);
+    } catch (error) {
+      const reason = error instanceof Deno.errors.NotFound
+        ? "not found"
+        : error instanceof Deno.errors.PermissionDenied
+        ? "permission denied"
+        : (error as Error).name;
+      throw new ConfigError(configFile, `bus.tls.${key}`, `cannot read ${path}: ${reason}`);
+    }
+    if (!expect.test(text)) {
+      throw new ConfigError(configFile, `bus.tls.${key}`, `${path} holds no PEM ${what}`);
+    }
+    return text;
+  };
+  const key = read("key_file", /-----BEGIN [A-Z ]*PRIVATE KEY-----/, "private key");
+  const hasKeyPassword = ["env", "file", "credential"].some((s) =>
+    tls[`key_password_${s}`] !== undefined
+  );
+  const material: BusTlsMaterial = {
+    ca: read("ca_file", /-----BEGIN CERTIFICATE-----/, "certificate"),
+    cert: read("cert_file", /-----BEGIN CERTIFICATE-----/, "certificate"),
+    key: key === undefined ? undefined : new Secret(key),
+    keyPassword: hasKeyPassword
+      ? resolveSecret(tls, "key_password", "bus.tls", configFile, environment)
+      : undefined,
+    serverName: tls.server_name,
+  };
+  // Printed (--print-config) as what was read, not as pages of PEM.
+  const pem = (text: string | undefined, file: string) =>
+    text === undefined ? undefined : `[PEM read from ${file}]`;
+  Object.defineProperty(material, "toJSON", {
+    enumerable: false,
+    value: () => ({
+      ca: pem(material.ca, "ca_file"),
+      cert: pem(material.cert, "cert_file"),
+      key: material.key,
+      keyPassword: material.keyPassword,
+      serverName: material.serverName,
+    }),
+  });
+  return material;
+}
