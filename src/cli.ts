@@ -15,6 +15,7 @@ import { query } from "./modes/query.ts";
 import { NAMED_QUERIES, PARAMS } from "./query/mod.ts";
 import { COMMIT, VERSION } from "./version.ts";
 import { shutdownSignal } from "./shutdown.ts";
+import { SystemdNotifier } from "./systemd_notify.ts";
 
 export const MODES = ["produce", "consume", "catalog", "query"] as const;
 export type Mode = (typeof MODES)[number];
@@ -288,12 +289,22 @@ export async function runCli(args: readonly string[], io: CliIo = denoIo): Promi
     }
     const logger = createLogger(level, config.log.format, { mode: parsed.mode }, io.stderr);
     const shutdown = shutdownSignal(io.forceExit);
+    // produce and consume say READY themselves after their first real success.
+    const long = parsed.mode === "produce" || parsed.mode === "consume";
+    const notifier = await SystemdNotifier.open({
+      mode: parsed.mode,
+      tracksLiveness: long,
+      logger,
+    });
+    shutdown.signal.addEventListener("abort", () => notifier.stopping(), { once: true });
+    if (!long) notifier.ready();
     const ctx: ModeContext = {
       config,
       logger,
       signal: shutdown.signal,
       flags: parsed.flags,
       write: io.stdout,
+      notifier,
     };
     try {
       switch (parsed.mode) {
@@ -311,6 +322,8 @@ export async function runCli(args: readonly string[], io: CliIo = denoIo): Promi
           break;
       }
     } finally {
+      notifier.stopping();
+      await notifier.close();
       shutdown.dispose();
     }
     return EXIT.ok;
