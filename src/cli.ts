@@ -288,7 +288,6 @@ export async function runCli(args: readonly string[], io: CliIo = denoIo): Promi
       throw new UsageError(`Missing --mode; use one of ${MODES.join(", ")} (see --help)`);
     }
     const logger = createLogger(level, config.log.format, { mode: parsed.mode }, io.stderr);
-    const shutdown = shutdownSignal(io.forceExit);
     // produce and consume say READY themselves after their first real success.
     const long = parsed.mode === "produce" || parsed.mode === "consume";
     const notifier = await SystemdNotifier.open({
@@ -296,6 +295,7 @@ export async function runCli(args: readonly string[], io: CliIo = denoIo): Promi
       tracksLiveness: long,
       logger,
     });
+    const shutdown = shutdownSignal(io.forceExit);
     shutdown.signal.addEventListener("abort", () => notifier.stopping(), { once: true });
     if (!long) notifier.ready();
     const ctx: ModeContext = {
