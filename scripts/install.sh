@@ -27,8 +27,8 @@ set -eu
 umask 022
 
 usage() {
-  sed -n '2,/^set -eu/p' "$0" | sed -e '/^set -eu/d' -e 's/^# \{0,1\}//' >&2
-  exit 2
+  sed -n '2,/^set -eu/p' "$0" | sed -e '/^set -eu/d' -e 's/^# \{0,1\}//'
+  exit 0
 }
 
 fail() {

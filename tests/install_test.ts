@@ -162,7 +162,7 @@ Deno.test("install.sh: a bundle installs its three files; a binary later replace
   });
 });
 
-Deno.test("install.sh: a missing or incomplete artifact and unknown options are one line and exit 2", async () => {
+Deno.test("install.sh: a missing or incomplete artifact and unknown options are one line and exit 2; --help is exit 0", async () => {
   await withTemp(async (dir) => {
     const root = join(dir, "root");
     await Deno.mkdir(root);
@@ -183,5 +183,8 @@ Deno.test("install.sh: a missing or incomplete artifact and unknown options are 
       assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
     }
     assert.deepEqual([...Deno.readDirSync(root)], [], "nothing installed on a failure");
+    const help = await runInstall(["--help"]);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /--root DIR +install under DIR/);
   });
 });
