@@ -2,13 +2,24 @@
  * systemd Type=notify end to end: the real CLI with NOTIFY_SOCKET pointing at a datagram socket
  * the test binds (standing in for systemd), against the test broker. READY=1 comes only after
  * the mode's first real success, WATCHDOG=1 keeps coming while it works, STOPPING=1 follows
- * SIGTERM, the exit is clean and the client socket is gone.
+ * SIGTERM, the exit is clean and the client socket is gone. A consume stuck on its store (S3
+ * behind a loopback fault proxy that stalls every write: the hang a real store can produce but
+ * moto cannot) stops petting the watchdog.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { NotifyReceiver } from "../src/systemd_notify_testing.ts";
-import { baseToml, uniqueName, workspace } from "./helpers.ts";
-import { CliProcess, disposeAll } from "./processes.ts";
+import { startFaultProxy } from "./fault_proxy.ts";
+import {
+  AWS_TEST_ENV,
+  baseToml,
+  cli,
+  freshBucket,
+  testS3Endpoint,
+  uniqueName,
+  workspace,
+} from "./helpers.ts";
+import { CliProcess, disposeAll, sleep } from "./processes.ts";
 
 const WATCHDOG_USEC = "1000000";
 
@@ -102,6 +113,79 @@ Deno.test("sd_notify e2e: a NOTIFY_SOCKET that is not an absolute path or @name 
     assert.match(child.stderr, /NOTIFY_SOCKET="relative\/notify" is neither an absolute path/);
     assert.doesNotMatch(child.stderr, /\n\s+at /, "one line, no stack");
   } finally {
+    await Deno.remove(ws.dir, { recursive: true });
+  }
+});
+
+Deno.test("sd_notify e2e (stalled S3 via fault proxy): a consume stuck on its store stops petting the watchdog", async () => {
+  const bucket = await freshBucket();
+  const proxy = startFaultProxy({
+    upstream: testS3Endpoint(),
+    seed: 1,
+    methods: ["PUT", "POST"],
+    latencyMs: 8_000,
+  });
+  const topic = uniqueName("notify-hang");
+  const ws = await workspace(
+    baseToml(
+      topic,
+      uniqueName("group"),
+      `
+[sources.sim]
+type = "simulated"
+rate_per_second = 100000
+
+[batch]
+max_age_secs = 0.5
+max_idle_secs = 0.3
+shutdown_timeout_secs = 1
+`,
+    ).replace(
+      /\[store\]\npath = "\{lake\}"\n/,
+      `[store]
+type = "s3"
+bucket = "${bucket}"
+prefix = "lake"
+endpoint = "${proxy.url}"
+force_path_style = true
+region = "us-east-1"
+max_attempts = 1
+`,
+    ),
+  );
+  const receiver = new NotifyReceiver(join(ws.dir, "systemd-notify"));
+  const runtime = join(ws.dir, "run");
+  await Deno.mkdir(runtime);
+  const produce = (n: number) =>
+    cli(["--mode", "produce", "--config", ws.config, "--max-records", String(n)]);
+  let consume: CliProcess | undefined;
+  try {
+    assert.equal((await produce(50)).code, 0);
+    consume = new CliProcess("consume", ["--mode", "consume", "--config", ws.config], {
+      ...AWS_TEST_ENV,
+      ...systemdEnv(receiver, runtime),
+    });
+    await receiver.waitFor(ready, 60_000);
+    await consume.waitFor(/flushed/, 30_000);
+    const healthy = watchdogs(receiver.messages);
+    await receiver.waitFor((m) => watchdogs(m) >= healthy + 2, 5_000);
+
+    // Every write to S3 now stalls for 8 s: the next flush holds consume's loop.
+    proxy.setRates({ latency: 1 });
+    assert.equal((await produce(50)).code, 0);
+    await consume.waitFor(/no progress within the watchdog interval/, 15_000);
+    const stuck = watchdogs(receiver.messages);
+    await sleep(2_000);
+    assert.equal(
+      watchdogs(receiver.messages),
+      stuck,
+      `a stuck consume kept petting the watchdog:\n${consume.tail()}`,
+    );
+    assert.ok(proxy.injected.latency >= 1);
+  } finally {
+    await consume?.dispose();
+    await receiver.close();
+    await proxy.close();
     await Deno.remove(ws.dir, { recursive: true });
   }
 });
