@@ -78,13 +78,22 @@ Deno.test("systemd units: systemd-analyze verify prints nothing for every shippe
     const root = await installedRoot(dir);
     assert.equal(await verifyInRoot(root, VERIFIED), undefined);
     // The LoadCredential= example as the README installs it.
-    const dropIn = join(root, "etc/systemd/system/cryptopipe@produce.service.d");
-    await Deno.mkdir(dropIn);
-    await Deno.copyFile(
-      join(UNITS_DIR, "credentials.conf.example"),
-      join(dropIn, "credentials.conf"),
-    );
-    assert.equal(await verifyInRoot(root, ["cryptopipe@produce.service"]), undefined);
+    for (const unit of ["cryptopipe@.service", "cryptopipe-catalog.service"]) {
+      const dropIn = join(root, "etc/systemd/system", `${unit}.d`);
+      await Deno.mkdir(dropIn);
+      await Deno.copyFile(
+        join(UNITS_DIR, "credentials.conf.example"),
+        join(dropIn, "credentials.conf"),
+      );
+    }
+    assert.equal(await verifyInRoot(root, VERIFIED), undefined);
+    // ...and the instances really pick the template's drop-in up.
+    const shown = await analyze([
+      "cat-config",
+      `--root=${root}`,
+      "systemd/system/cryptopipe@.service",
+    ]);
+    assert.match(shown.output, /LoadCredential=coingecko_key:/);
   });
 });
 
