@@ -5,8 +5,8 @@
  *
  * Deno can only send a Unix datagram from a bound socket, so the notifier binds a client socket
  * first: `$RUNTIME_DIRECTORY/notify.sock` (the unit's `RuntimeDirectory=cryptopipe/%i`), else
- * `${XDG_RUNTIME_DIR:-/tmp}/cryptopipe-notify-<mode>.sock`. Needs `--unstable-net` and
- * `--allow-net=unix:<client socket>,unix:$NOTIFY_SOCKET` (Deno ≥ 2.9).
+ * `${XDG_RUNTIME_DIR:-/tmp}/cryptopipe-notify-<mode>.sock`. The Deno permissions this takes
+ * are `notifyPermissionFlags()`.
  *
  * Watchdog: with `WatchdogSec=` systemd sets WATCHDOG_USEC; WATCHDOG=1 goes out every half of
  * it. Before READY every tick pets (start-up is bounded by TimeoutStartSec=); after READY a
@@ -33,6 +33,18 @@ export interface NotifierOptions {
   readonly now?: () => number;
 }
 
+/**
+ * An environment variable, or undefined when it is unset or not granted: a narrow
+ * `--allow-env` list (the launcher's, per mode) may leave out WATCHDOG_PID or XDG_RUNTIME_DIR.
+ */
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
 /** `KEY=value` lines as sd_notify expects them; a value never spans lines. */
 export function formatNotifyMessage(fields: Readonly<Record<string, string | number>>): string {
   return Object.entries(fields).map(([key, value]) => {
@@ -56,6 +68,20 @@ export function clientSocketPath(mode: string, env: (name: string) => string | u
   const runtime = env("RUNTIME_DIRECTORY")?.split(":")[0];
   if (runtime) return join(runtime, "notify.sock");
   return join(env("XDG_RUNTIME_DIR") || "/tmp", `cryptopipe-notify-${mode}.sock`);
+}
+
+/**
+ * The Deno flags sd_notify needs (measured with Deno 2.9.6): binding the client socket needs
+ * net, read and write on its path; sending needs net and write on NOTIFY_SOCKET. For a launcher
+ * that derives narrow permissions; `notifySocket` is $NOTIFY_SOCKET as systemd sets it.
+ */
+export function notifyPermissionFlags(clientPath: string, notifySocket: string): string[] {
+  return [
+    "--unstable-net",
+    `--allow-net=unix:${clientPath},unix:${notifySocket}`,
+    `--allow-read=${clientPath}`,
+    `--allow-write=${clientPath},${notifySocket}`,
+  ];
 }
 
 /** The watchdog interval in ms from WATCHDOG_USEC, when it is meant for this process. */
@@ -106,7 +132,7 @@ export class SystemdNotifier {
 
   /** A notifier for this process: a no-op one when NOTIFY_SOCKET is unset. */
   static async open(options: NotifierOptions): Promise<SystemdNotifier> {
-    const env = options.env ?? ((name: string) => Deno.env.get(name));
+    const env = options.env ?? readEnv;
     const socket = env("NOTIFY_SOCKET");
     if (!socket) return new SystemdNotifier(undefined, "", undefined, options, undefined);
     const target = notifySocketAddress(socket);
@@ -125,7 +151,9 @@ export class SystemdNotifier {
     } catch (error) {
       if (error instanceof Deno.errors.NotCapable) {
         throw new UsageError(
-          `Cannot bind the sd_notify socket ${clientPath}: not permitted; allow it with --allow-net=unix:${clientPath},unix:${socket}`,
+          `Cannot bind the sd_notify socket ${clientPath}: not permitted; run with ${
+            notifyPermissionFlags(clientPath, socket).join(" ")
+          }`,
         );
       }
       throw new RuntimeFailure(
@@ -221,7 +249,8 @@ export class SystemdNotifier {
     ).catch((error) => {
       if (this.#sendFailed) return;
       this.#sendFailed = true;
-      this.#logger?.warn("sd_notify message not delivered", { error: messageOf(error) });
+      // Under Type=notify a lost READY fails the start: say so loudly, once.
+      this.#logger?.error("sd_notify message not delivered", { error: messageOf(error) });
     });
   }
 }

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import {
   clientSocketPath,
   formatNotifyMessage,
+  notifyPermissionFlags,
   notifySocketAddress,
   SystemdNotifier,
   watchdogMs,
@@ -200,15 +201,15 @@ Deno.test("sd_notify: a mode that does not track liveness is petted while its ev
 
 Deno.test("sd_notify: a missing NOTIFY_SOCKET target is logged once and never fails the mode", async () => {
   const dir = await Deno.makeTempDir({ prefix: "cryptopipe-notify-" });
-  const warnings: string[] = [];
+  const errors: string[] = [];
   const logger = {
     level: "info" as const,
     debug() {},
     info() {},
-    warn(message: string) {
-      warnings.push(message);
+    warn() {},
+    error(message: string) {
+      errors.push(message);
     },
-    error() {},
     child() {
       return logger;
     },
@@ -223,7 +224,7 @@ Deno.test("sd_notify: a missing NOTIFY_SOCKET target is logged once and never fa
     notifier.status("x");
     notifier.stopping();
     await notifier.close();
-    assert.deepEqual(warnings, ["sd_notify message not delivered"]);
+    assert.deepEqual(errors, ["sd_notify message not delivered"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -237,4 +238,53 @@ Deno.test("sd_notify: a client socket that cannot be bound is one clear error", 
     }),
     /Cannot bind the sd_notify socket \/nonexistent\/dir\/notify.sock/,
   );
+});
+
+Deno.test("sd_notify: notifyPermissionFlags() are enough for Deno's permission checks, and needed", async () => {
+  await withReceiver(async (receiver, dir) => {
+    const script = join(dir, "notify_child.ts");
+    const module = new URL("./systemd_notify.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      script,
+      `import { SystemdNotifier } from ${JSON.stringify(module)};
+const log = (m: string, f?: unknown) => console.error(m, JSON.stringify(f));
+const logger = { level: "info", debug() {}, info() {}, warn: log, error: log, child() { return logger; } };
+const notifier = await SystemdNotifier.open({ mode: "consume", logger: logger as never });
+notifier.ready("child");
+await notifier.close();
+`,
+    );
+    const client = join(dir, "notify.sock");
+    const run = async (flags: string[]) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--no-prompt",
+          "--no-config",
+          "--allow-env=NOTIFY_SOCKET,RUNTIME_DIRECTORY,WATCHDOG_USEC",
+          ...flags,
+          script,
+        ],
+        env: { NOTIFY_SOCKET: receiver.path, RUNTIME_DIRECTORY: dir },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+    };
+    const flags = notifyPermissionFlags(client, receiver.path);
+    const granted = await run(flags);
+    assert.equal(granted.code, 0, granted.stderr);
+    await receiver.waitFor((m) => m.includes("READY=1\nSTATUS=child"));
+    // Each flag is needed: without it the bind fails or READY is lost.
+    for (const [i, flag] of flags.entries()) {
+      const before = receiver.messages.length;
+      const result = await run(flags.filter((_, j) => j !== i));
+      await new Promise((r) => setTimeout(r, 100));
+      assert.ok(
+        result.code !== 0 || /sd_notify message not delivered/.test(result.stderr),
+        `works without ${flag}: ${result.stderr}`,
+      );
+      assert.equal(receiver.messages.length, before, `READY arrived without ${flag}`);
+    }
+  });
 });
