@@ -16,6 +16,7 @@ import { NAMED_QUERIES, PARAMS } from "./query/mod.ts";
 import { basePermissions, modePermissions } from "./permissions.ts";
 import { COMMIT, VERSION } from "./version.ts";
 import { shutdownSignal } from "./shutdown.ts";
+import { SystemdNotifier } from "./systemd_notify.ts";
 
 export const MODES = ["produce", "consume", "catalog", "query"] as const;
 export type Mode = (typeof MODES)[number];
@@ -332,13 +333,23 @@ export async function runCli(args: readonly string[], io: CliIo = denoIo): Promi
       throw new UsageError(`Missing --mode; use one of ${MODES.join(", ")} (see --help)`);
     }
     const logger = createLogger(level, config.log.format, { mode: parsed.mode }, io.stderr);
+    // produce and consume say READY themselves after their first real success.
+    const long = parsed.mode === "produce" || parsed.mode === "consume";
+    const notifier = await SystemdNotifier.open({
+      mode: parsed.mode,
+      tracksLiveness: long,
+      logger,
+    });
     const shutdown = shutdownSignal(io.forceExit);
+    shutdown.signal.addEventListener("abort", () => notifier.stopping(), { once: true });
+    if (!long) notifier.ready();
     const ctx: ModeContext = {
       config,
       logger,
       signal: shutdown.signal,
       flags: parsed.flags,
       write: io.stdout,
+      notifier,
     };
     try {
       switch (parsed.mode) {
@@ -356,6 +367,8 @@ export async function runCli(args: readonly string[], io: CliIo = denoIo): Promi
           break;
       }
     } finally {
+      notifier.stopping();
+      await notifier.close();
       shutdown.dispose();
     }
     return EXIT.ok;

@@ -9,6 +9,7 @@ import type { LoadedConfig } from "./config/mod.ts";
 import { UsageError } from "./errors.ts";
 import type { ModeFlags } from "./modes/context.ts";
 import { sourceUrl } from "./source/mod.ts";
+import { clientSocketPath, notifyPermissionNeeds } from "./systemd_notify.ts";
 
 export type PermissionMode = "produce" | "consume" | "catalog" | "query";
 
@@ -147,14 +148,13 @@ function metricsListen(config: LoadedConfig): string[] {
 }
 
 /** sd_notify's two Unix sockets (ops.md §4), when systemd asked for notifications. */
-export function notifySockets(mode: string, environment: PermissionEnvironment): string[] {
+function addNotifySockets(set: PermissionSet, mode: string, environment: PermissionEnvironment) {
   const notifySocket = environment.env("NOTIFY_SOCKET");
-  if (!notifySocket) return [];
-  const runtimeDirectory = environment.env("RUNTIME_DIRECTORY")?.split(":")[0];
-  const client = runtimeDirectory
-    ? join(runtimeDirectory, "notify.sock")
-    : join(environment.env("XDG_RUNTIME_DIR") ?? "/tmp", `cryptopipe-notify-${mode}.sock`);
-  return [`unix:${notifySocket}`, `unix:${client}`];
+  if (!notifySocket) return;
+  const needs = notifyPermissionNeeds(clientSocketPath(mode, environment.env), notifySocket);
+  needs.net.forEach((s) => set.net.add(s));
+  needs.read.forEach((p) => set.read.add(p));
+  needs.write.forEach((p) => set.write.add(p));
 }
 
 /** One mode's needs, before they become flags (no mode: just reading the config, for --print-config). */
@@ -185,7 +185,7 @@ export function permissionSet(
 
   set.read.add(abs(config.file));
   configFiles(config, environment).forEach((p) => set.read.add(abs(p)));
-  if (mode) notifySockets(mode, environment).forEach((s) => set.net.add(s));
+  if (mode) addNotifySockets(set, mode, environment);
   metricsListen(config).forEach((h) => set.net.add(h));
 
   switch (mode) {

@@ -130,6 +130,8 @@ export async function consume(
         await lock.run(async () => {
           for (const { tp, reason } of writer.due(Date.now())) await flushAndCommit(tp, reason);
         });
+        // A flush stuck on the store holds the lock and so stops the watchdog pets.
+        ctx.notifier?.alive();
         if (Date.now() - lastProgress >= PROGRESS_MS) reportProgress();
         if (
           flags.untilIdle && assigned &&
@@ -182,6 +184,11 @@ export async function consume(
           logger.info("partitions assigned", {
             partitions: tps.map((tp) => tp.partition).join(",") || "none",
           });
+          // Joined the group: the first real success. STATUS follows every rebalance.
+          const status = `consuming ${topic} (partitions ${
+            tps.map((tp) => tp.partition).join(",") || "none"
+          })`;
+          ctx.notifier?.ready(status);
           return Promise.resolve();
         }),
       onMessages: (messages, heartbeat) =>

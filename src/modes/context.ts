@@ -1,6 +1,7 @@
 /** What every mode receives: the loaded config, a logger, a stop signal and its flags. */
 import type { LoadedConfig } from "../config/mod.ts";
 import type { Logger } from "../log.ts";
+import type { SystemdNotifier } from "../systemd_notify.ts";
 
 export interface ModeFlags {
   readonly maxRecords?: number;
@@ -29,6 +30,8 @@ export interface ModeContext {
   readonly flags: ModeFlags;
   /** Results for the user (stdout); logs go to stderr. */
   readonly write: (text: string) => Promise<void>;
+  /** systemd Type=notify: `ready()` after the first real success, `alive()` from the work loop. */
+  readonly notifier?: SystemdNotifier;
 }
 
 /** Serializes async work: consume's message handling and its flush timer share state. */

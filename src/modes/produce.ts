@@ -122,6 +122,7 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
     publisher = await bus.publisher();
     const out = publisher;
     logger.info("producing", { topic, sources: names.join(","), bus: bus.describe });
+    ctx.notifier?.ready(`producing to ${topic} from ${names.join(", ")}`);
     const send = new Mutex();
     let pending: OutgoingMessage[] = [];
     let pendingRejects: OutgoingMessage[] = [];
@@ -140,6 +141,8 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
         if (batchStatus.length > 0) await out.send(statuses, batchStatus);
         records += batch.length;
         rejected += batchRejects.length;
+        // Every timed flush ends here, even an empty one: a send stuck on Kafka stops the pets.
+        ctx.notifier?.alive();
         if (Date.now() - lastProgress >= PROGRESS_EVERY_MS) {
           lastProgress = Date.now();
           const seconds = (lastProgress - started) / 1000;
