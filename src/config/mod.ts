@@ -3,7 +3,7 @@
  * overrides → one schema → resolved secrets. Every failure is a ConfigError naming the file
  * (or the environment variable) and the key.
  */
-import { parse as parseToml, TomlError } from "smol-toml";
+import { parse as parseToml, stringify as stringifyToml, TomlError } from "smol-toml";
 import { ConfigError } from "../errors.ts";
 import {
   API_KEY_SOURCE_TYPES,
@@ -17,7 +17,7 @@ import {
   SOURCE_TYPES,
   validateConfig,
 } from "./schema.ts";
-import { resolveSecret, type Secret, type SecretEnvironment } from "./secrets.ts";
+import { REDACTED, resolveSecret, type Secret, type SecretEnvironment } from "./secrets.ts";
 import { closestName } from "./suggest.ts";
 
 /** Keys of earlier builds, and what replaced them (the unit changed too). */
@@ -27,7 +27,7 @@ const RENAMED_KEYS: Readonly<Record<string, string>> = {
 };
 
 export { type Config, configSchema, type SourceConfig } from "./schema.ts";
-export { Secret } from "./secrets.ts";
+export { redact, registerSecretValue, Secret } from "./secrets.ts";
 
 export const DEFAULT_CONFIG_PATH = "./cryptopipe.toml";
 export const ENV_PREFIX = "CRYPTOPIPE_";
@@ -46,11 +46,19 @@ export interface ConfigEnvironment extends SecretEnvironment {
   readonly envEntries: () => Iterable<[string, string]>;
 }
 
-export function denoConfigEnvironment(): ConfigEnvironment {
+export function denoConfigEnvironment(warnings: string[] = []): ConfigEnvironment {
   return {
     env: (name) => Deno.env.get(name),
     envEntries: () => Object.entries(Deno.env.toObject()),
     readTextFile: (path) => Deno.readTextFileSync(path),
+    fileMode: (path) => {
+      try {
+        return Deno.statSync(path).mode ?? undefined;
+      } catch {
+        return undefined; // reading it will say what is wrong
+      }
+    },
+    warn: (message) => warnings.push(message),
   };
 }
 
@@ -260,4 +268,36 @@ function issueToError(
     origin = origins.get(path.slice(0, n).join("."));
   }
   return new ConfigError(origin ? `environment ${origin}` : file, key || undefined, problem + more);
+}
+
+/** Dotted key → where the secret comes from, e.g. "bus.sasl.password" → "env:CRYPTOPIPE_X". */
+export function secretOrigins(config: LoadedConfig): Record<string, string> {
+  const origins: Record<string, string> = {};
+  if (config.secrets.busSaslPassword) {
+    origins["bus.sasl.password"] = config.secrets.busSaslPassword.origin;
+  }
+  for (const [name, secret] of Object.entries(config.secrets.sourceApiKeys)) {
+    origins[`sources.${name}.api_key`] = secret.origin;
+  }
+  return origins;
+}
+
+/**
+ * The effective config (file, environment overrides and defaults) for `--print-config`: TOML
+ * that loads again (secrets stay named by source, listed in a comment with a redaction
+ * marker), or JSON with a "secrets" object. No secret value can be in it: only the Secret
+ * objects hold them, and they are left out.
+ */
+export function printableConfig(config: LoadedConfig, format: "toml" | "json"): string {
+  const { file, secrets: _secrets, ...effective } = config;
+  const origins = Object.entries(secretOrigins(config));
+  if (format === "json") {
+    const secrets = Object.fromEntries(origins.map(([k, o]) => [k, `${REDACTED} (${o})`]));
+    return JSON.stringify({ ...effective, secrets }, null, 2) + "\n";
+  }
+  const header = [
+    `# Effective config of ${file}, with defaults and CRYPTOPIPE_* overrides applied.`,
+    ...origins.map(([key, origin]) => `# secret ${key} = ${REDACTED} (${origin})`),
+  ];
+  return `${header.join("\n")}\n\n${stringifyToml(effective)}\n`;
 }
