@@ -229,6 +229,15 @@ function misplacedApiKey(
   return `${type} takes no API key (only ${API_KEY_SOURCE_TYPES.join(" and ")} do)`;
 }
 
+/**
+ * A key part as shown in an error: as is when plain, else quoted with escapes (a hostile table
+ * name may hold NUL, escape sequences or a newline) and cut to 60 characters.
+ */
+function printableKeyPart(part: string): string {
+  if (/^[A-Za-z0-9_-]{1,64}$/.test(part)) return part;
+  return JSON.stringify(part.length > 60 ? part.slice(0, 57) + "..." : part);
+}
+
 function issueToError(
   issues: readonly SchemaIssue[],
   raw: Record<string, unknown>,
@@ -262,7 +271,7 @@ function issueToError(
       ? "required"
       : `${issue.message.replace(/^Invalid input: /, "")}${got}`;
   }
-  const key = path.join(".");
+  const key = path.map(printableKeyPart).join(".");
   let origin: string | undefined;
   for (let n = path.length; n > 0 && origin === undefined; n--) {
     origin = origins.get(path.slice(0, n).join("."));
