@@ -388,8 +388,10 @@ export function schemaAt(path: readonly PropertyKey[], input: unknown): z.ZodTyp
       def = node?._zod.def;
     }
     if (key === undefined) return node;
-    if (def?.type === "object") node = def.shape[key as string];
-    else if (def?.type === "record") node = def.valueType;
+    // Own keys only: "constructor" or "__proto__" from an environment name is no schema key.
+    if (def?.type === "object") {
+      node = Object.hasOwn(def.shape, key) ? def.shape[key as string] : undefined;
+    } else if (def?.type === "record") node = def.valueType;
     else return undefined;
     value = (value as Record<PropertyKey, unknown> | undefined)?.[key];
   }
