@@ -13,7 +13,17 @@ import { EXIT } from "../src/errors.ts";
 import { sampleTicker } from "../src/record/testing.ts";
 import { FileStore } from "../src/store/file.ts";
 import { objectKey } from "../src/store/layout.ts";
-import { baseToml, cli, kcatProduce, queryLake, testBrokers, uniqueName } from "./helpers.ts";
+import {
+  baseToml,
+  cli,
+  freshBucket,
+  kcatProduce,
+  queryLake,
+  testBrokers,
+  testS3Endpoint,
+  testS3Store,
+  uniqueName,
+} from "./helpers.ts";
 
 const HOSTILE = [
   "../evil",
@@ -88,7 +98,6 @@ Deno.test("hostile names: each name that reaches a path or key refuses ../, abso
   let checked = 0;
   for (const [key, toml] of places) {
     for (const value of HOSTILE) {
-      // "." is a legal (if odd) S3 key part? No: "." and ".." parts are refused everywhere.
       const { code, stderr } = await printConfig(toml(value));
       const what = `${key} = ${JSON.stringify(value)}`;
       assert.equal(code, EXIT.usage, `${what}: ${stderr.join("\n")}`);
@@ -145,6 +154,21 @@ Deno.test("hostile names: the lake layout and the local store refuse hostile key
     "and nothing new inside it",
   );
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("hostile names: the S3 store (moto) refuses hostile keys; nothing lands outside its prefix", async () => {
+  const bucket = await freshBucket();
+  const store = testS3Store(bucket, "lake");
+  await store.createOnce("ticker/ok.jsonl", new Uint8Array([1]));
+  for (const name of HOSTILE) {
+    for (const key of [name, `ticker/${name}/f.jsonl`, `${name}/x`]) {
+      await assert.rejects(store.createOnce(key, new Uint8Array([1])), /lake key/, key);
+    }
+  }
+  // Every object in the bucket, listed straight through the S3 API (ListObjectsV2).
+  const listing = await (await fetch(`${testS3Endpoint()}/${bucket}?list-type=2`)).text();
+  const keys = [...listing.matchAll(/<Key>([^<]*)<\/Key>/g)].map((m) => m[1]);
+  assert.deepEqual(keys, ["lake/ticker/ok.jsonl"]);
 });
 
 Deno.test("hostile names: records with hostile symbols from a real broker go to the errors table; nothing is written outside the lake", async () => {
