@@ -3,7 +3,14 @@
  * single line on stderr (with the stack only at --log-level debug).
  */
 import { parseArgs } from "node:util";
-import { configPath, denoConfigEnvironment, loadConfig, type LoadedConfig } from "./config/mod.ts";
+import {
+  configPath,
+  denoConfigEnvironment,
+  loadConfig,
+  printableConfig,
+  redact,
+  registerSecretValue,
+} from "./config/mod.ts";
 import { closestName } from "./config/suggest.ts";
 import { CryptopipeError, EXIT, EXIT_CODE_TABLE, messageOf, UsageError } from "./errors.ts";
 import { createLogger, LOG_LEVELS, type LogLevel } from "./log.ts";
@@ -67,7 +74,9 @@ Modes (one per process; run each under systemd):
 Common options:
   -c, --config PATH       TOML config (default ./cryptopipe.toml, or $CRYPTOPIPE_CONFIG)
       --log-level LEVEL   debug | info | warn | error (overrides [log] level; debug shows stacks)
-      --print-config      print the effective config (secrets redacted) and exit
+      --print-config      print the effective config (defaults and overrides applied) as
+                          TOML, or JSON with --format json, and exit 0; every secret is
+                          shown as [redacted] with its source (e.g. env:NAME)
       --print-permissions print the Deno permission flags this run needs, one per line
                           (the bundle's launcher uses them; README "Build and ship")
   -h, --help              this help
@@ -156,6 +165,8 @@ interface Parsed {
   readonly version: boolean;
   readonly printConfig: boolean;
   readonly printPermissions: boolean;
+  /** --format as given (with --print-config: toml or json). */
+  readonly formatFlag?: string;
   readonly flags: ModeFlags;
 }
 
@@ -234,7 +245,11 @@ export function parseCli(args: readonly string[]): Parsed {
     }
   }
   const format = values.format;
-  if (format !== undefined && !["table", "csv", "json", "chart"].includes(format)) {
+  const printConfig = values["print-config"] ?? false;
+  if (
+    format !== undefined && !["table", "csv", "json", "chart"].includes(format) &&
+    !(printConfig && format === "toml")
+  ) {
     throw new UsageError(
       `Invalid --format ${JSON.stringify(format)}; use table, csv, json or chart`,
     );
@@ -245,7 +260,8 @@ export function parseCli(args: readonly string[]): Parsed {
     logLevel: logLevel as LogLevel | undefined,
     help: values.help ?? false,
     version: values.version ?? false,
-    printConfig: values["print-config"] ?? false,
+    printConfig,
+    formatFlag: format,
     printPermissions: values["print-permissions"] ?? false,
     flags: {
       maxRecords,
@@ -286,12 +302,14 @@ function checkoutCommit(): string {
   }
 }
 
-/** Effective config as TOML-ish JSON, secrets redacted (Secret.toJSON). */
-function printableConfig(config: LoadedConfig): string {
-  return JSON.stringify(config, null, 2) + "\n";
-}
+/** AWS credentials of the environment: redacted from output like the config's secrets. */
+const AWS_SECRET_VARIABLES = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"];
 
-export async function runCli(args: readonly string[], io: CliIo = denoIo): Promise<number> {
+export async function runCli(args: readonly string[], cliIo: CliIo = denoIo): Promise<number> {
+  for (const name of AWS_SECRET_VARIABLES) registerSecretValue(Deno.env.get(name));
+  // Every line to stderr (logs, errors, stacks) passes the redaction: libraries' messages may
+  // echo a signed URL, a header or a password.
+  const io: CliIo = { ...cliIo, stderr: (text) => cliIo.stderr(redact(text)) };
   let debug = args.includes("debug") && args.some((a) => a.startsWith("--log-level"));
   try {
     const parsed = parseCli(args);
@@ -308,7 +326,8 @@ export async function runCli(args: readonly string[], io: CliIo = denoIo): Promi
       );
       return EXIT.ok;
     }
-    const environment = denoConfigEnvironment();
+    const configWarnings: string[] = [];
+    const environment = denoConfigEnvironment(configWarnings);
     const config = loadConfig(configPath(parsed.configFlag, environment), environment);
     if (parsed.printPermissions) {
       if (!parsed.mode && !parsed.printConfig) {
@@ -326,13 +345,19 @@ export async function runCli(args: readonly string[], io: CliIo = denoIo): Promi
     const level = parsed.logLevel ?? config.log.level;
     debug = level === "debug";
     if (parsed.printConfig) {
-      await io.stdout(printableConfig(config));
+      const format = parsed.formatFlag ?? "toml";
+      if (format !== "toml" && format !== "json") {
+        throw new UsageError(`--print-config prints toml or json, not ${format} (--format)`);
+      }
+      for (const warning of configWarnings) io.stderr(`warning: ${warning}`);
+      await io.stdout(printableConfig(config, format));
       return EXIT.ok;
     }
     if (!parsed.mode) {
       throw new UsageError(`Missing --mode; use one of ${MODES.join(", ")} (see --help)`);
     }
     const logger = createLogger(level, config.log.format, { mode: parsed.mode }, io.stderr);
+    for (const warning of configWarnings) logger.warn(`config: ${warning}`);
     // produce and consume say READY themselves after their first real success.
     const long = parsed.mode === "produce" || parsed.mode === "consume";
     const notifier = await SystemdNotifier.open({

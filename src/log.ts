@@ -1,7 +1,10 @@
 /**
  * A tiny structured logger to stderr. stdout belongs to query results and `--help`,
- * so logs never mix with data a script may pipe.
+ * so logs never mix with data a script may pipe. Every line passes through `redact`: a secret
+ * (or a signed URL, an Authorization header) in a message or a field is blanked out.
  */
+
+import { redact } from "./config/secrets.ts";
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -31,11 +34,11 @@ export function createLogger(
     if (RANK[at] < RANK[level]) return;
     const all = { ...bound, ...fields };
     if (format === "json") {
-      write(JSON.stringify({ time: new Date().toISOString(), level: at, message, ...all }));
+      write(redact(JSON.stringify({ time: new Date().toISOString(), level: at, message, ...all })));
       return;
     }
     const extra = Object.entries(all).map(([k, v]) => `${k}=${formatValue(v)}`).join(" ");
-    write(`${at.padEnd(5)} ${message}${extra ? " " + extra : ""}`);
+    write(redact(`${at.padEnd(5)} ${message}${extra ? " " + extra : ""}`));
   };
   return {
     level,

@@ -167,7 +167,7 @@ Deno.test("permissions: secrets' files and systemd credentials are readable, not
   const config = configOf(
     `
 [bus.sasl]
-mechanism = "plain"
+mechanism = "scram-sha-512"
 username = "u"
 password_credential = "kafka-password"
 [sources.cc]

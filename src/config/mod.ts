@@ -3,7 +3,7 @@
  * overrides → one schema → resolved secrets. Every failure is a ConfigError naming the file
  * (or the environment variable) and the key.
  */
-import { parse as parseToml, TomlError } from "smol-toml";
+import { parse as parseToml, stringify as stringifyToml, TomlError } from "smol-toml";
 import { ConfigError } from "../errors.ts";
 import {
   API_KEY_SOURCE_TYPES,
@@ -20,6 +20,7 @@ import {
 import {
   type BusTlsMaterial,
   readBusTls,
+  REDACTED,
   resolveSecret,
   type Secret,
   type SecretEnvironment,
@@ -33,7 +34,7 @@ const RENAMED_KEYS: Readonly<Record<string, string>> = {
 };
 
 export { type Config, configSchema, type SourceConfig } from "./schema.ts";
-export { Secret } from "./secrets.ts";
+export { redact, registerSecretValue, Secret } from "./secrets.ts";
 
 export const DEFAULT_CONFIG_PATH = "./cryptopipe.toml";
 export const ENV_PREFIX = "CRYPTOPIPE_";
@@ -54,11 +55,19 @@ export interface ConfigEnvironment extends SecretEnvironment {
   readonly envEntries: () => Iterable<[string, string]>;
 }
 
-export function denoConfigEnvironment(): ConfigEnvironment {
+export function denoConfigEnvironment(warnings: string[] = []): ConfigEnvironment {
   return {
     env: (name) => Deno.env.get(name),
     envEntries: () => Object.entries(Deno.env.toObject()),
     readTextFile: (path) => Deno.readTextFileSync(path),
+    fileMode: (path) => {
+      try {
+        return Deno.statSync(path).mode ?? undefined;
+      } catch {
+        return undefined; // reading it will say what is wrong
+      }
+    },
+    warn: (message) => warnings.push(message),
   };
 }
 
@@ -236,6 +245,15 @@ function misplacedApiKey(
   return `${type} takes no API key (only ${API_KEY_SOURCE_TYPES.join(" and ")} do)`;
 }
 
+/**
+ * A key part as shown in an error: as is when plain, else quoted with escapes (a hostile table
+ * name may hold NUL, escape sequences or a newline) and cut to 60 characters.
+ */
+function printableKeyPart(part: string): string {
+  if (/^[A-Za-z0-9_-]{1,64}$/.test(part)) return part;
+  return JSON.stringify(part.length > 60 ? part.slice(0, 57) + "..." : part);
+}
+
 function issueToError(
   issues: readonly SchemaIssue[],
   raw: Record<string, unknown>,
@@ -269,10 +287,45 @@ function issueToError(
       ? "required"
       : `${issue.message.replace(/^Invalid input: /, "")}${got}`;
   }
-  const key = path.join(".");
+  const key = path.map(printableKeyPart).join(".");
   let origin: string | undefined;
   for (let n = path.length; n > 0 && origin === undefined; n--) {
     origin = origins.get(path.slice(0, n).join("."));
   }
   return new ConfigError(origin ? `environment ${origin}` : file, key || undefined, problem + more);
+}
+
+/** Dotted key → where the secret comes from, e.g. "bus.sasl.password" → "env:CRYPTOPIPE_X". */
+export function secretOrigins(config: LoadedConfig): Record<string, string> {
+  const origins: Record<string, string> = {};
+  if (config.secrets.busSaslPassword) {
+    origins["bus.sasl.password"] = config.secrets.busSaslPassword.origin;
+  }
+  const tls = config.secrets.busTls;
+  if (tls?.key) origins["bus.tls.key"] = tls.key.origin;
+  if (tls?.keyPassword) origins["bus.tls.key_password"] = tls.keyPassword.origin;
+  for (const [name, secret] of Object.entries(config.secrets.sourceApiKeys)) {
+    origins[`sources.${name}.api_key`] = secret.origin;
+  }
+  return origins;
+}
+
+/**
+ * The effective config (file, environment overrides and defaults) for `--print-config`: TOML
+ * that loads again (secrets stay named by source, listed in a comment with a redaction
+ * marker), or JSON with a "secrets" object. No secret value can be in it: only the Secret
+ * objects hold them, and they are left out.
+ */
+export function printableConfig(config: LoadedConfig, format: "toml" | "json"): string {
+  const { file, secrets: _secrets, ...effective } = config;
+  const origins = Object.entries(secretOrigins(config));
+  if (format === "json") {
+    const secrets = Object.fromEntries(origins.map(([k, o]) => [k, `${REDACTED} (${o})`]));
+    return JSON.stringify({ ...effective, secrets }, null, 2) + "\n";
+  }
+  const header = [
+    `# Effective config of ${file}, with defaults and CRYPTOPIPE_* overrides applied.`,
+    ...origins.map(([key, origin]) => `# secret ${key} = ${REDACTED} (${origin})`),
+  ];
+  return `${header.join("\n")}\n\n${stringifyToml(effective)}\n`;
 }

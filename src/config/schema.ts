@@ -4,6 +4,17 @@
  */
 import { z } from "zod";
 import { LOG_LEVELS } from "../log.ts";
+import {
+  IDENTIFIER_PATTERN,
+  IDENTIFIER_RULE,
+  MAX_PREFIX_LENGTH,
+  PREFIX_PATTERN,
+  PREFIX_RULE,
+  SYMBOL_PATTERN,
+  SYMBOL_RULE,
+  TOPIC_PATTERN,
+  TOPIC_RULE,
+} from "./names.ts";
 
 const positiveInt = (max: number) => z.number().int().min(1).max(max);
 const nonNegativeInt = (max: number) => z.number().int().min(0).max(max);
@@ -22,18 +33,10 @@ const awsEndpoint = z.url().refine(
   "must be https:// (http:// only for 127.0.0.1, localhost or [::1])",
 );
 /** Kafka topic names: legal characters only, so they are also safe as file-name parts. */
-const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, "must be 1-200 of A-Z a-z 0-9 . _ -");
-/** Table and database names become folder names and SQL identifiers. */
-const identifier = z.string().regex(
-  /^[a-z][a-z0-9_]{0,63}$/,
-  "must be lower-case a-z 0-9 _ and start with a letter",
-);
-const symbolList = z.array(
-  z.string().regex(
-    /^[A-Z0-9]{1,20}-[A-Z0-9]{1,20}$/,
-    "must be BASE-QUOTE, upper-case (e.g. BTC-USD)",
-  ),
-).min(1).max(1000);
+const topicName = z.string().regex(TOPIC_PATTERN, TOPIC_RULE);
+/** Table, database and source names become folder names and SQL identifiers. */
+const identifier = z.string().regex(IDENTIFIER_PATTERN, IDENTIFIER_RULE);
+const symbolList = z.array(z.string().regex(SYMBOL_PATTERN, SYMBOL_RULE)).min(1).max(1000);
 
 /** Where a secret comes from. The TOML may name a source, never hold the value. */
 export const secretSourceKeys = (name: string) => ({
@@ -42,8 +45,10 @@ export const secretSourceKeys = (name: string) => ({
     "must name a CRYPTOPIPE_* environment variable",
   ).optional(),
   [`${name}_file`]: z.string().min(1).optional(),
-  [`${name}_credential`]: z.string().regex(/^[A-Za-z0-9_.-]+$/, "must be a systemd credential name")
-    .optional(),
+  [`${name}_credential`]: z.string().regex(
+    /^(?!\.{1,2}$)[A-Za-z0-9_.-]{1,255}$/,
+    "must be a systemd credential name",
+  ).optional(),
 });
 
 const simulatedSource = z.strictObject({
@@ -342,11 +347,7 @@ export const configSchema = z.strictObject({
     /** type = "s3": the bucket, and an optional key prefix (no leading or trailing slash). */
     bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name")
       .optional(),
-    prefix: z.string().regex(
-      /^([A-Za-z0-9!_.*'()=-]+(\/[A-Za-z0-9!_.*'()=-]+)*)?$/,
-      "must be key parts separated by /, without leading or trailing /",
-    )
-      .default(""),
+    prefix: z.string().max(MAX_PREFIX_LENGTH).regex(PREFIX_PATTERN, PREFIX_RULE).default(""),
     /** Default: the AWS default chain (AWS_REGION, profile, instance metadata). */
     region: awsRegion.optional(),
     /** For S3-compatible stores and tests; https only, except http on loopback. */
@@ -465,8 +466,10 @@ export function schemaAt(path: readonly PropertyKey[], input: unknown): z.ZodTyp
       def = node?._zod.def;
     }
     if (key === undefined) return node;
-    if (def?.type === "object") node = def.shape[key as string];
-    else if (def?.type === "record") node = def.valueType;
+    // Own keys only: "constructor" or "__proto__" from an environment name is no schema key.
+    if (def?.type === "object") {
+      node = Object.hasOwn(def.shape, key) ? def.shape[key as string] : undefined;
+    } else if (def?.type === "record") node = def.valueType;
     else return undefined;
     value = (value as Record<PropertyKey, unknown> | undefined)?.[key];
   }

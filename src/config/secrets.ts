@@ -4,12 +4,65 @@
  */
 import { ConfigError } from "../errors.ts";
 
-const REDACTED = "[redacted]";
+export const REDACTED = "[redacted]";
+
+/**
+ * Every secret value read by this process (and the AWS keys of its environment): the last line
+ * of defence of {@link redact}, for text no pattern recognizes (a library's error echoing what
+ * it was given). Values under 4 characters are not searched for: they would blank out ordinary
+ * words and are weak secrets anyway.
+ */
+const knownValues = new Set<string>();
+const MIN_KNOWN_LENGTH = 4;
+
+/** Make {@link redact} blank out `value` wherever it appears. */
+export function registerSecretValue(value: string | undefined): void {
+  if (value !== undefined && value.length >= MIN_KNOWN_LENGTH) knownValues.add(value);
+}
+
+const SECRET_NAMES =
+  "api[_-]?key|apikey|access[_-]?token|session[_-]?token|secret[_-]?access[_-]?key|password|passwd|token|secret";
+
+/** Credentials that libraries may echo in messages, by the shape around them. */
+const SECRET_PATTERNS: ReadonlyArray<readonly [RegExp, string]> = [
+  // Presigned URLs and SigV4 query strings.
+  [/(X-Amz-(?:Signature|Credential|Security-Token)=)[^&\s"'<>]+/gi, `$1${REDACTED}`],
+  // Headers, as "Name: value", name=value or JSON "name":"value" (value up to the line's end
+  // or a quote: an AWS Authorization value contains spaces and commas).
+  [
+    /((?:authorization|proxy-authorization|x-amz-security-token|x-cg-(?:demo|pro)-api-key|x-api-key|cookie)["']?\s*[:=]\s*["']?)[^"'\r\n]+/gi,
+    `$1${REDACTED}`,
+  ],
+  // Query-string (name=value) and JSON ("name": "value") forms of keys, passwords and tokens;
+  // not "name: value", which is how config errors name a key.
+  [new RegExp(`((?:${SECRET_NAMES})=)[^&\\s"',;}]+`, "gi"), `$1${REDACTED}`],
+  [new RegExp(`("(?:${SECRET_NAMES})"\\s*:\\s*")[^"]*`, "gi"), `$1${REDACTED}`],
+  // URLs with credentials: scheme://user:password@host.
+  [/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:@/]+:)[^\s@/]+@/gi, `$1${REDACTED}@`],
+];
+
+/**
+ * Text that may carry a secret (an error message, a log line) with every known secret value and
+ * every credential-shaped part replaced by "[redacted]". Applied to every log line and every
+ * error printed; cheap enough for that (a few regular expressions).
+ */
+export function redact(text: string): string {
+  let out = text;
+  for (const value of knownValues) {
+    if (out.includes(value)) out = out.replaceAll(value, REDACTED);
+  }
+  for (const [pattern, replacement] of SECRET_PATTERNS) out = out.replace(pattern, replacement);
+  return out;
+}
 
 export class Secret {
   readonly #value: string;
-  constructor(value: string) {
+  /** Where the value came from, e.g. "env:CRYPTOPIPE_KAFKA_PASSWORD" (not secret). */
+  readonly origin: string;
+  constructor(value: string, origin = "unknown") {
     this.#value = value;
+    this.origin = origin;
+    registerSecretValue(value);
   }
   /** The only way to the value; grep for it to audit every use. */
   reveal(): string {
@@ -27,11 +80,18 @@ export class Secret {
   [Symbol.for("nodejs.util.inspect.custom")](): string {
     return REDACTED;
   }
+  [Symbol.toPrimitive](): string {
+    return REDACTED;
+  }
 }
 
 export interface SecretEnvironment {
   readonly env: (name: string) => string | undefined;
   readonly readTextFile: (path: string) => string;
+  /** Permission bits of a file, or undefined when unknown (then no check). */
+  readonly fileMode?: (path: string) => number | undefined;
+  /** Told about a problem that does not stop the start (a secret file others can read). */
+  readonly warn?: (message: string) => void;
 }
 
 /**
@@ -77,6 +137,15 @@ export function resolveSecret(
       }
       path = `${dir}/${ref}`;
     }
+    // Like ~/.pgpass: a secret file the group or others can read is a leak waiting to happen.
+    const mode = source === "file" ? environment.fileMode?.(path) : undefined;
+    if (mode !== undefined && (mode & 0o077) !== 0) {
+      environment.warn?.(
+        `${where}: ${path} is readable by others (mode ${
+          (mode & 0o777).toString(8).padStart(3, "0")
+        }); restrict it with chmod 600`,
+      );
+    }
     try {
       value = environment.readTextFile(path).replace(/\r?\n$/, "");
     } catch (error) {
@@ -85,7 +154,7 @@ export function resolveSecret(
     }
   }
   if (value.length === 0) throw new ConfigError(configFile, where, "the secret is empty");
-  return new Secret(value);
+  return new Secret(value, `${source}:${ref}`);
 }
 
 /** What `[bus.tls]` names, read at start-up: a missing file fails before any connection. */
@@ -136,7 +205,7 @@ export function readBusTls(
   const material: BusTlsMaterial = {
     ca: read("ca_file", /-----BEGIN CERTIFICATE-----/, "certificate"),
     cert: read("cert_file", /-----BEGIN CERTIFICATE-----/, "certificate"),
-    key: key === undefined ? undefined : new Secret(key),
+    key: key === undefined ? undefined : new Secret(key, `file:${tls.key_file}`),
     keyPassword: hasKeyPassword
       ? resolveSecret(tls, "key_password", "bus.tls", configFile, environment)
       : undefined,

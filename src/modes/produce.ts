@@ -10,6 +10,7 @@ import {
   rejectsTopic,
   statusTopic,
 } from "../bus/mod.ts";
+import { redact } from "../config/mod.ts";
 import { RuntimeFailure, UsageError } from "../errors.ts";
 import { within } from "../shutdown.ts";
 import { encodeRecord, messageKey, SCHEMA_HEADER, TICKER_SCHEMA_ID } from "../record/mod.ts";
@@ -42,9 +43,10 @@ function rejectMessage(source: string, rejected: Rejected): OutgoingMessage {
     value: JSON.stringify({
       schema: REJECT_SCHEMA_ID,
       source,
-      origin: rejected.origin,
-      problems: rejected.problems,
-      raw: rejected.raw,
+      // A provider's error body may echo the API key it was sent: rejects are redacted too.
+      origin: redact(rejected.origin),
+      problems: rejected.problems.map(redact),
+      raw: redact(rejected.raw),
       rejected_at: Date.now(),
     }),
     headers: { [SCHEMA_HEADER]: REJECT_SCHEMA_ID },
@@ -175,7 +177,8 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
         if (item.kind === "status") {
           pendingStatus.push({
             key: item.status.source,
-            value: JSON.stringify(item.status),
+            // Its detail may quote a provider's answer, which may echo the key it was sent.
+            value: JSON.stringify({ ...item.status, detail: redact(item.status.detail) }),
             headers: { [SCHEMA_HEADER]: STATUS_SCHEMA_ID },
           });
           if (pendingStatus.length >= config.produce.batch_max_records) await flush();

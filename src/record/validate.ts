@@ -3,6 +3,7 @@
  * It is hand-rolled rather than a schema library because it runs once per record on the
  * hot path of produce and consume.
  */
+import { SYMBOL_PATTERN } from "../config/names.ts";
 import { type Column, TICKER_COLUMNS, type TickerRecord } from "./schema.ts";
 
 export type Validation =
@@ -10,7 +11,6 @@ export type Validation =
   | { readonly ok: false; readonly problems: readonly string[] };
 
 const ASSET_PATTERN = /^[A-Z0-9]{1,20}$/;
-const SYMBOL_PATTERN = /^[A-Z0-9]{1,20}-[A-Z0-9]{1,20}$/;
 /** Bitcoin's genesis block to 2100: anything outside is a unit bug (seconds vs ms vs µs). */
 export const EARLIEST_TIME_MS = Date.UTC(2009, 0, 3);
 export const LATEST_TIME_MS = Date.UTC(2100, 0, 1);

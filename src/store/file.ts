@@ -4,7 +4,7 @@
  * hard-linked to the final name. link(2) fails if the name exists, where rename(2) would
  * silently replace it. The folder is fsynced so the new name survives a power cut.
  */
-import { dirname, join, relative, sep } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { RuntimeFailure } from "../errors.ts";
 import { isPlainKey } from "./layout.ts";
 import type { CreateResult, FileMetadata, Store } from "./mod.ts";
@@ -27,7 +27,13 @@ export class FileStore implements Store {
         `Cannot use lake key ${JSON.stringify(key)}: not a plain relative path`,
       );
     }
-    return join(this.root, ...key.split("/"));
+    const path = join(this.root, ...key.split("/"));
+    // Belt and braces: whatever the key, the path stays under the lake root.
+    const inside = relative(resolve(this.root), resolve(path));
+    if (inside.startsWith("..") || isAbsolute(inside)) {
+      throw new RuntimeFailure(`Cannot use lake key ${JSON.stringify(key)}: outside the lake`);
+    }
+    return path;
   }
 
   async #cleanStaleTemp(tmpDir: string): Promise<void> {

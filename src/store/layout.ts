@@ -3,7 +3,11 @@
  *   <table>/dt=YYYY-MM-DD/hour=HH/<topic>+<partition>+<first offset, 20 digits>.<ext>
  * Hive-style partitions by event time in UTC; names derived from Kafka coordinates, so a
  * replay of the same records produces the same name (the basis of exactly-once).
+ * Table and topic pass the allowlists of config/names.ts again here, so no caller can make a
+ * key that climbs out of the lake.
  */
+import { nameProblem } from "../config/names.ts";
+import { UsageError } from "../errors.ts";
 
 export interface TimePartition {
   readonly dt: string;
@@ -47,12 +51,25 @@ export function objectKey(
   firstOffset: number,
   extension: string,
 ): string {
+  const problem = nameProblem("table", table) ?? nameProblem("topic", topic);
+  if (problem) throw new UsageError(`Cannot name a lake file: ${problem}`);
   return `${partitionPrefix(table, part)}/${fileName(topic, partition, firstOffset, extension)}`;
 }
 
-/** Lake keys are plain relative paths: nothing may climb out of the lake or its prefix. */
+/** Longest key part: the usual file-name limit (255 bytes; our names are ASCII). */
+const MAX_KEY_PART = 255;
+const MAX_KEY = 1024;
+
+/**
+ * Lake keys are plain relative paths: nothing may climb out of the lake or its prefix, and no
+ * part may hold a control character (NUL included) or a backslash, or be overlong.
+ */
 export function isPlainKey(key: string): boolean {
-  return !key.split("/").some((part) => part === ".." || part === "" || part === ".");
+  // deno-lint-ignore no-control-regex
+  if (key.length > MAX_KEY || /[\x00-\x1f\x7f\\]/.test(key)) return false;
+  return !key.split("/").some((part) =>
+    part === ".." || part === "" || part === "." || part.length > MAX_KEY_PART
+  );
 }
 
 const FILE_PATTERN =
