@@ -180,6 +180,7 @@ timeout_secs = 30
     await addUser("consume", await policy("consume"));
     await addUser("catalog", await policy("catalog"));
     await addUser("query", await policy("query"));
+    await addUser("consume-no-get", withoutAction(await policy("consume"), "s3:GetObject"));
     await addUser("consume-no-put", withoutAction(await policy("consume"), "s3:PutObject"));
     await addUser(
       "catalog-no-create-table",
@@ -203,6 +204,24 @@ timeout_secs = 30
       const keys = await enforcing.keys(lake, "lake/ticker/");
       await enforcing.setup(false);
       assert.ok(keys.filter((k) => k.endsWith(".parquet")).length >= 2, keys.join(" "));
+    });
+
+    await t.step(
+      "consume again from the start meets its own files: 412, then HEAD with s3:GetObject",
+      async () => {
+        const result = await run("consume", "consume", "lake", ["--until-idle"]);
+        assert.equal(result.code, 0, result.stderr);
+        assert.match(result.stderr, /file already in the lake/);
+      },
+    );
+
+    await t.step("the same without s3:GetObject is denied at the HEAD, naming it", async () => {
+      assertDenied(
+        await run("consume", "consume-no-get", "lake", ["--until-idle"]),
+        new RegExp(
+          `Cannot read the metadata of s3://${lake}/lake/ticker/\\S+: access denied \\(HTTP 403, no error details in the response\\) \\(needs s3:GetObject on arn:aws:s3:::${lake}/lake/ticker/`,
+        ),
+      );
     });
 
     await t.step(
@@ -269,7 +288,7 @@ timeout_secs = 30
         assertDenied(
           await cli(["--mode", "catalog", "--config", config], users["catalog-no-list"]),
           new RegExp(
-            `Cannot list s3://${lake}/lake/ticker/: AccessDenied: Access Denied \\(needs s3:ListBucket \\(s3:prefix lake/ticker/\\) on arn:aws:s3:::${lake}\\)`,
+            `Cannot list s3://${lake}/lake/(ticker|ticker_errors)/: AccessDenied: Access Denied \\(needs s3:ListBucket \\(s3:prefix lake/\\1/\\) on arn:aws:s3:::${lake}\\)`,
           ),
         );
       },

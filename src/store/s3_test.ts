@@ -75,7 +75,7 @@ Deno.test("s3 store: AWS auth errors map to exit 4, others to exit 3", () => {
   assert.equal(denied.exitCode, 4);
   assert.equal(
     denied.message,
-    "Cannot create Glue database crypto: access denied (HTTP 403; the error body could not be read)",
+    "Cannot create Glue database crypto: access denied (HTTP 403, no error details in the response)",
   );
   const slow = Object.assign(new Error("Please reduce your request rate."), { name: "SlowDown" });
   const failure = awsFailure("write s3://b/k", slow);
