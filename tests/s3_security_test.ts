@@ -337,3 +337,43 @@ endpoint = "http://s3.example.com"
   assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
   assert.match(result.stderr, /store\.endpoint: must be https:\/\//);
 });
+
+Deno.test("s3 security (SDK middleware stub: moto does not enforce ExpectedBucketOwner): a bucket owned by another account is refused with exit 4, naming expected_bucket_owner", async () => {
+  const actualOwner = "999999999999";
+  /** Answers like S3 does when x-amz-expected-bucket-owner is not the bucket's owner. */
+  const ownedBy = (store: S3Store) =>
+    store.client.middlewareStack.add(
+      (next) => (args) => {
+        const headers = (args.request as { headers: Record<string, string> }).headers;
+        const expected = headers["x-amz-expected-bucket-owner"];
+        if (expected === undefined || expected === actualOwner) return next(args);
+        return Promise.resolve({
+          output: undefined as never,
+          response: {
+            statusCode: 403,
+            headers: { "content-type": "application/xml" },
+            body: new TextEncoder().encode(
+              `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`,
+            ),
+          },
+        });
+      },
+      { step: "deserialize", name: "testBucketOwnedByAnotherAccount", priority: "low" },
+    );
+  const bucket = await freshBucket();
+  const wrong = s3Store(bucket, { expected_bucket_owner: OWNER });
+  ownedBy(wrong);
+  const error = await wrong.createOnce("ticker/a.jsonl", SMALL).then(
+    () => assert.fail("the write went through"),
+    (e) => e,
+  );
+  assert.equal(error.exitCode, 4);
+  assert.equal(
+    error.message,
+    `Cannot write s3://${bucket}/ticker/a.jsonl: AccessDenied: Access Denied (needs s3:PutObject on arn:aws:s3:::${bucket}/ticker/a.jsonl, and the bucket must be owned by account ${OWNER} (store.expected_bucket_owner))`,
+  );
+  // The right owner goes through the same stub to moto.
+  const right = s3Store(bucket, { expected_bucket_owner: actualOwner });
+  ownedBy(right);
+  assert.equal(await right.createOnce("ticker/a.jsonl", SMALL), "created");
+});
