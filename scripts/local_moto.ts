@@ -9,10 +9,15 @@ export interface Moto {
   stop(): Promise<void>;
 }
 
-export async function startMoto(log: (line: string) => void = console.error): Promise<Moto> {
+export async function startMoto(
+  log: (line: string) => void = console.error,
+  /** Extra environment, e.g. INITIAL_NO_AUTH_ACTION_COUNT for IAM enforcement. */
+  env: Record<string, string> = {},
+): Promise<Moto> {
   const port = freePort();
   const child = new Deno.Command("moto_server", {
     args: ["-H", "127.0.0.1", "-p", String(port)],
+    env,
     stdin: "null",
     stdout: "null",
     stderr: "null",

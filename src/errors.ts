@@ -98,6 +98,14 @@ export function awsFailure(action: string, error: unknown): CryptopipeError {
   if (AWS_AUTH_ERRORS.has(name)) {
     return new AuthFailure(`Cannot ${action}: ${name}: ${message}`, { cause: error });
   }
+  // A 403 without a readable error (a HEAD has no body; a proxy's or an emulator's XML where
+  // the protocol wants JSON) is still a refusal of these credentials, not a failure to retry.
+  if (status === 403) {
+    const detail = ["", "Error", "Unknown", "SyntaxError", "Forbidden", "403"].includes(name)
+      ? "access denied (HTTP 403, no error details in the response)"
+      : `${name}: ${message} (HTTP 403)`;
+    return new AuthFailure(`Cannot ${action}: ${detail}`, { cause: error });
+  }
   return new RuntimeFailure(
     `Cannot ${action}: ${name && name !== "Error" ? `${name}: ` : ""}${message}${
       status ? ` (HTTP ${status})` : ""

@@ -32,6 +32,16 @@ const awsEndpoint = z.url().refine(
     /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(url),
   "must be https:// (http:// only for 127.0.0.1, localhost or [::1])",
 );
+/** A 12-digit AWS account id, as a string (a TOML number would lose leading zeros). */
+const awsAccountId = z.string({
+  error: 'must be a 12-digit AWS account id in quotes, e.g. "123456789012"',
+})
+  .regex(/^\d{12}$/, 'must be a 12-digit AWS account id in quotes, e.g. "123456789012"');
+/** A KMS key: key id, key ARN, alias name or alias ARN. */
+const kmsKeyId = z.string().regex(
+  /^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key\/[A-Za-z0-9-]{1,128}|alias\/[A-Za-z0-9/_-]{1,250})|alias\/[A-Za-z0-9/_-]{1,250}|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/,
+  "must be a KMS key id, key ARN, alias/name or alias ARN",
+);
 /** Kafka topic names: legal characters only, so they are also safe as file-name parts. */
 const topicName = z.string().regex(TOPIC_PATTERN, TOPIC_RULE);
 /** Table, database and source names become folder names and SQL identifiers. */
@@ -362,9 +372,18 @@ export const configSchema = z.strictObject({
     /** A request that cannot connect, or goes this long without a byte, fails (and is retried). */
     connect_timeout_ms: positiveInt(120_000).default(5_000),
     request_timeout_ms: positiveInt(600_000).default(60_000),
+    /** type = "s3": server-side encryption asked for on every write; unset: the bucket default. */
+    sse: z.enum(["AES256", "aws:kms"]).optional(),
+    /** sse = "aws:kms": the KMS key; unset: the AWS managed key aws/s3. */
+    kms_key_id: kmsKeyId.optional(),
+    /** type = "s3": every S3 call carries it; S3 refuses (403) if another account owns the bucket. */
+    expected_bucket_owner: awsAccountId.optional(),
   }).refine((store) => store.type !== "s3" || store.bucket !== undefined, {
     message: 'required when store.type = "s3"',
     path: ["bucket"],
+  }).refine((store) => store.kms_key_id === undefined || store.sse === "aws:kms", {
+    message: 'only with sse = "aws:kms"',
+    path: ["kms_key_id"],
   }).prefault({}),
 
   catalog: z.strictObject({
@@ -408,7 +427,18 @@ export const configSchema = z.strictObject({
     region: awsRegion.optional(),
     /** engine = "athena": for emulators in tests. */
     endpoint: awsEndpoint.optional(),
-  }).prefault({}),
+    /** engine = "athena": encrypt result files (SSE_KMS needs output_kms_key). */
+    output_encryption: z.enum(["SSE_S3", "SSE_KMS"]).optional(),
+    output_kms_key: kmsKeyId.optional(),
+    /** engine = "athena": Athena writes results only if this account owns the results bucket. */
+    output_bucket_owner: awsAccountId.optional(),
+  }).refine(
+    (query) => (query.output_kms_key !== undefined) === (query.output_encryption === "SSE_KMS"),
+    {
+      message: 'required with output_encryption = "SSE_KMS", and only with it',
+      path: ["output_kms_key"],
+    },
+  ).prefault({}),
 });
 
 /** Every source type, from the schema. */

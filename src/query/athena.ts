@@ -12,6 +12,7 @@ import {
   GetQueryExecutionCommand,
   GetQueryResultsCommand,
   type QueryExecution,
+  type ResultConfiguration,
   StartQueryExecutionCommand,
   StopQueryExecutionCommand,
 } from "@aws-sdk/client-athena";
@@ -60,6 +61,28 @@ function isThrottling(error: unknown): boolean {
   const e = error as { name?: string; $retryable?: { throttling?: boolean } };
   return e?.$retryable?.throttling === true ||
     /Throttl|TooManyRequests/.test(e?.name ?? "");
+}
+
+/**
+ * Where and how Athena writes result files: location, encryption and the bucket owner it must
+ * check. A workgroup with EnforceWorkGroupConfiguration overrides all of it with its own.
+ */
+export function resultConfiguration(
+  config: QueryConfig,
+): { ResultConfiguration?: ResultConfiguration } {
+  const result: ResultConfiguration = {
+    ...(config.output_location ? { OutputLocation: config.output_location } : {}),
+    ...(config.output_encryption
+      ? {
+        EncryptionConfiguration: {
+          EncryptionOption: config.output_encryption,
+          ...(config.output_kms_key ? { KmsKey: config.output_kms_key } : {}),
+        },
+      }
+      : {}),
+    ...(config.output_bucket_owner ? { ExpectedBucketOwner: config.output_bucket_owner } : {}),
+  };
+  return Object.keys(result).length > 0 ? { ResultConfiguration: result } : {};
 }
 
 export interface AthenaOptions {
@@ -120,9 +143,7 @@ export class AthenaEngine implements QueryEngine {
           WorkGroup: this.#config.workgroup,
           // Positional values as SQL literal text (Athena's contract), quoted by sqlLiteral.
           ...(params.length > 0 ? { ExecutionParameters: params.map(sqlLiteral) } : {}),
-          ...(this.#config.output_location
-            ? { ResultConfiguration: { OutputLocation: this.#config.output_location } }
-            : {}),
+          ...resultConfiguration(this.#config),
         }),
         // No abort here: a start cut off half-way may still have started the query, and only
         // its id lets the poll loop below stop it.

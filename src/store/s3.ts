@@ -2,6 +2,8 @@
  * The S3 store, the only file that imports the S3 client. Write-once by a conditional put
  * (`If-None-Match: *`): S3 refuses with 412 when the key exists, which is the same contract
  * the local store gets from link(2). Credentials come from the AWS default chain only.
+ * Optional hardening from `[store]`: server-side encryption on every write (`sse`,
+ * `kms_key_id`) and `ExpectedBucketOwner` on every call (`expected_bucket_owner`).
  */
 import {
   GetObjectCommand,
@@ -13,7 +15,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import type { LoadedConfig } from "../config/mod.ts";
-import { awsFailure, RuntimeFailure } from "../errors.ts";
+import { AuthFailure, awsFailure, type CryptopipeError, RuntimeFailure } from "../errors.ts";
 import { isPlainKey } from "./layout.ts";
 import type { CreateResult, FileMetadata, Store } from "./mod.ts";
 
@@ -21,11 +23,14 @@ type S3StoreConfig = LoadedConfig["store"];
 
 export class S3Store implements Store {
   readonly describe: string;
-  readonly #client: S3Client;
+  /** Public so tests can watch requests with SDK middleware. */
+  readonly client: S3Client;
   readonly #bucket: string;
   readonly #prefix: string;
   readonly #multipartThreshold: number;
   readonly #partSize: number;
+  readonly #encryption: { ServerSideEncryption?: "AES256" | "aws:kms"; SSEKMSKeyId?: string };
+  readonly #owner: string | undefined;
 
   constructor(config: S3StoreConfig) {
     this.#multipartThreshold = config.multipart_threshold_bytes;
@@ -33,7 +38,7 @@ export class S3Store implements Store {
     this.#bucket = config.bucket!;
     this.#prefix = config.prefix ? `${config.prefix}/` : "";
     this.describe = `s3://${this.#bucket}/${this.#prefix}`;
-    this.#client = new S3Client({
+    this.client = new S3Client({
       ...(config.region ? { region: config.region } : {}),
       ...(config.endpoint ? { endpoint: config.endpoint } : {}),
       forcePathStyle: config.force_path_style,
@@ -48,6 +53,54 @@ export class S3Store implements Store {
         throwOnRequestTimeout: true,
       },
     });
+    // SSE goes on PutObject and CreateMultipartUpload (lib-storage copies the params there);
+    // the other multipart calls take none.
+    this.#encryption = {
+      ...(config.sse ? { ServerSideEncryption: config.sse } : {}),
+      ...(config.kms_key_id ? { SSEKMSKeyId: config.kms_key_id } : {}),
+    };
+    this.#owner = config.expected_bucket_owner;
+    const owner = this.#owner;
+    if (owner) {
+      // On every command this client sends, lib-storage's UploadPart, Complete and Abort
+      // included (Abort is built without the caller's params): S3 answers 403 when another
+      // account owns the bucket, so a typo'd or hijacked bucket name never receives lake data.
+      this.client.middlewareStack.add(
+        (next) => (args) => {
+          (args.input as { ExpectedBucketOwner?: string }).ExpectedBucketOwner ??= owner;
+          return next(args);
+        },
+        { step: "initialize", name: "cryptopipeExpectedBucketOwner" },
+      );
+    }
+  }
+
+  /**
+   * An AWS failure as one line; a permission failure also names the IAM action and resource
+   * the call needs, so the operator can fix the policy without reading CloudTrail.
+   */
+  #failure(what: string, iamAction: string, resource: string, error: unknown): CryptopipeError {
+    const failure = awsFailure(what, error);
+    if (!(failure instanceof AuthFailure)) return failure;
+    const owner = this.#owner
+      ? `, and the bucket must be owned by account ${this.#owner} (store.expected_bucket_owner)`
+      : "";
+    const key = this.#encryption.SSEKMSKeyId ?? "the aws/s3 key";
+    const kms = this.#encryption.ServerSideEncryption !== "aws:kms"
+      ? ""
+      : iamAction.startsWith("s3:PutObject")
+      ? `, plus kms:GenerateDataKey and kms:Decrypt on ${key}`
+      : iamAction === "s3:GetObject"
+      ? `, plus kms:Decrypt on ${key}`
+      : "";
+    return new AuthFailure(
+      `${failure.message} (needs ${iamAction} on ${resource}${kms}${owner})`,
+      { cause: error },
+    );
+  }
+
+  #objectArn(fullKey: string): string {
+    return `arn:aws:s3:::${this.#bucket}/${fullKey}`;
   }
 
   #key(key: string): string {
@@ -73,16 +126,17 @@ export class S3Store implements Store {
       Body: bytes,
       IfNoneMatch: "*",
       Metadata: metadata ? { ...metadata } : undefined,
+      ...this.#encryption,
     };
     for (let conflicts = 0;; conflicts++) {
       try {
         if (bytes.byteLength < this.#multipartThreshold) {
-          await this.#client.send(new PutObjectCommand(params));
+          await this.client.send(new PutObjectCommand(params));
         } else {
           // Parts of a failed upload are aborted (leavePartsOnError false); a crash mid-upload
           // leaves parts that the bucket's AbortIncompleteMultipartUpload rule removes.
           await new Upload({
-            client: this.#client,
+            client: this.client,
             params,
             partSize: this.#partSize,
             queueSize: 2,
@@ -100,7 +154,14 @@ export class S3Store implements Store {
           await new Promise((r) => setTimeout(r, 500 * 2 ** conflicts));
           continue;
         }
-        throw awsFailure(`write ${this.#url(fullKey)}`, error);
+        throw this.#failure(
+          `write ${this.#url(fullKey)}`,
+          bytes.byteLength < this.#multipartThreshold
+            ? "s3:PutObject"
+            : "s3:PutObject and s3:AbortMultipartUpload",
+          this.#objectArn(fullKey),
+          error,
+        );
       }
     }
   }
@@ -108,24 +169,34 @@ export class S3Store implements Store {
   async metadata(key: string): Promise<FileMetadata | undefined> {
     const fullKey = this.#key(key);
     try {
-      const head = await this.#client.send(
+      const head = await this.client.send(
         new HeadObjectCommand({ Bucket: this.#bucket, Key: fullKey }),
       );
       return head.Metadata;
     } catch (error) {
-      throw awsFailure(`read the metadata of ${this.#url(fullKey)}`, error);
+      throw this.#failure(
+        `read the metadata of ${this.#url(fullKey)}`,
+        "s3:GetObject",
+        this.#objectArn(fullKey),
+        error,
+      );
     }
   }
 
   async read(key: string): Promise<Uint8Array> {
     const fullKey = this.#key(key);
     try {
-      const object = await this.#client.send(
+      const object = await this.client.send(
         new GetObjectCommand({ Bucket: this.#bucket, Key: fullKey }),
       );
       return await object.Body!.transformToByteArray();
     } catch (error) {
-      throw awsFailure(`read ${this.#url(fullKey)}`, error);
+      throw this.#failure(
+        `read ${this.#url(fullKey)}`,
+        "s3:GetObject",
+        this.#objectArn(fullKey),
+        error,
+      );
     }
   }
 
@@ -155,7 +226,7 @@ export class S3Store implements Store {
     let token: string | undefined;
     try {
       do {
-        const page = await this.#client.send(
+        const page = await this.client.send(
           new ListObjectsV2Command({
             Bucket: this.#bucket,
             Prefix: folder,
@@ -167,7 +238,12 @@ export class S3Store implements Store {
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
     } catch (error) {
-      throw awsFailure(`list ${this.#url(folder)}`, error);
+      throw this.#failure(
+        `list ${this.#url(folder)}`,
+        `s3:ListBucket (s3:prefix ${folder})`,
+        `arn:aws:s3:::${this.#bucket}`,
+        error,
+      );
     }
   }
 }

@@ -67,6 +67,16 @@ Deno.test("s3 store: AWS auth errors map to exit 4, others to exit 3", () => {
     const error = Object.assign(new Error("denied"), { name });
     assert.equal(awsFailure("write s3://b/k", error).exitCode, 4, name);
   }
+  // A 403 the SDK could not parse (moto's XML AccessDenied to a JSON service) is still exit 4.
+  const unreadable = Object.assign(new SyntaxError("Unexpected token '<'"), {
+    $metadata: { httpStatusCode: 403 },
+  });
+  const denied = awsFailure("create Glue database crypto", unreadable);
+  assert.equal(denied.exitCode, 4);
+  assert.equal(
+    denied.message,
+    "Cannot create Glue database crypto: access denied (HTTP 403, no error details in the response)",
+  );
   const slow = Object.assign(new Error("Please reduce your request rate."), { name: "SlowDown" });
   const failure = awsFailure("write s3://b/k", slow);
   assert.equal(failure.exitCode, 3);
