@@ -6,7 +6,16 @@ import { parseArgs } from "node:util";
 import { configPath, denoConfigEnvironment, loadConfig, type LoadedConfig } from "./config/mod.ts";
 import { closestName } from "./config/suggest.ts";
 import { CryptopipeError, EXIT, EXIT_CODE_TABLE, messageOf, UsageError } from "./errors.ts";
-import { createLogger, LOG_LEVELS, type LogLevel } from "./log.ts";
+import {
+  createLogger,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type LogFormatSetting,
+  type LogLevel,
+  resolveLogFormat,
+} from "./log.ts";
+import { startTelemetry } from "./observe/start.ts";
 import type { ModeContext, ModeFlags } from "./modes/context.ts";
 import { catalog } from "./modes/catalog.ts";
 import { consume } from "./modes/consume.ts";
@@ -23,6 +32,7 @@ const OPTIONS = {
   mode: { type: "string", short: "m" },
   config: { type: "string", short: "c" },
   "log-level": { type: "string" },
+  "log-format": { type: "string" },
   "print-config": { type: "boolean" },
   "max-records": { type: "string" },
   duration: { type: "string" },
@@ -64,6 +74,8 @@ Modes (one per process; run each under systemd):
 Common options:
   -c, --config PATH       TOML config (default ./cryptopipe.toml, or $CRYPTOPIPE_CONFIG)
       --log-level LEVEL   debug | info | warn | error (overrides [log] level; debug shows stacks)
+      --log-format F      auto | text | json (overrides [log] format; auto = JSON lines when
+                          stderr is not a terminal, text on a terminal)
       --print-config      print the effective config (secrets redacted) and exit
   -h, --help              this help
   -V, --version           version and commit
@@ -147,6 +159,7 @@ interface Parsed {
   readonly mode?: Mode;
   readonly configFlag?: string;
   readonly logLevel?: LogLevel;
+  readonly logFormat?: LogFormatSetting;
   readonly help: boolean;
   readonly version: boolean;
   readonly printConfig: boolean;
@@ -196,6 +209,12 @@ export function parseCli(args: readonly string[]): Parsed {
       `Invalid --log-level ${JSON.stringify(logLevel)}; use one of ${LOG_LEVELS.join(", ")}`,
     );
   }
+  const logFormat = values["log-format"];
+  if (logFormat !== undefined && !(LOG_FORMATS as readonly string[]).includes(logFormat)) {
+    throw new UsageError(
+      `Invalid --log-format ${JSON.stringify(logFormat)}; use one of ${LOG_FORMATS.join(", ")}`,
+    );
+  }
   if (mode) {
     for (
       const [flag, modes] of Object.entries(MODE_FLAGS).flatMap(([m, fs]) =>
@@ -237,6 +256,7 @@ export function parseCli(args: readonly string[]): Parsed {
     mode: mode as Mode | undefined,
     configFlag: values.config,
     logLevel: logLevel as LogLevel | undefined,
+    logFormat: logFormat as LogFormatSetting | undefined,
     help: values.help ?? false,
     version: values.version ?? false,
     printConfig: values["print-config"] ?? false,
@@ -264,9 +284,13 @@ function printableConfig(config: LoadedConfig): string {
 
 export async function runCli(args: readonly string[], io: CliIo = denoIo): Promise<number> {
   let debug = args.includes("debug") && args.some((a) => a.startsWith("--log-level"));
+  // Until the config is read: the flag, else the environment override, else auto.
+  let errorFormat: LogFormat = earlyLogFormat(args);
+  let errorMode: string | undefined;
   try {
     const parsed = parseCli(args);
     debug = parsed.logLevel === "debug";
+    errorMode = parsed.mode;
     if (parsed.help) {
       await io.stdout(HELP);
       return EXIT.ok;
@@ -277,8 +301,10 @@ export async function runCli(args: readonly string[], io: CliIo = denoIo): Promi
     }
     const environment = denoConfigEnvironment();
     const config = loadConfig(configPath(parsed.configFlag, environment), environment);
-    const level = parsed.logLevel ?? config.log.level;
+    let level = parsed.logLevel ?? config.log.level;
     debug = level === "debug";
+    const format = resolveLogFormat(parsed.logFormat ?? config.log.format);
+    errorFormat = format;
     if (parsed.printConfig) {
       await io.stdout(printableConfig(config));
       return EXIT.ok;
@@ -286,14 +312,26 @@ export async function runCli(args: readonly string[], io: CliIo = denoIo): Promi
     if (!parsed.mode) {
       throw new UsageError(`Missing --mode; use one of ${MODES.join(", ")} (see --help)`);
     }
-    const logger = createLogger(level, config.log.format, { mode: parsed.mode }, io.stderr);
+    const logger = createLogger(() => level, format, {
+      mode: parsed.mode,
+      component: parsed.mode,
+    }, io.stderr);
     const shutdown = shutdownSignal(io.forceExit);
+    // produce and consume: metrics, health and SIGHUP reload (catalog and query are one-shot).
+    const telemetry = parsed.mode === "produce" || parsed.mode === "consume"
+      ? startTelemetry(parsed.mode, config, logger.child({ component: "metrics" }), {
+        load: () => loadConfig(config.file, environment),
+        setLevel: (next) => (level = parsed.logLevel ?? next),
+        levelPinned: parsed.logLevel !== undefined,
+      })
+      : undefined;
     const ctx: ModeContext = {
       config,
       logger,
       signal: shutdown.signal,
       flags: parsed.flags,
       write: io.stdout,
+      telemetry: telemetry?.telemetry,
     };
     try {
       switch (parsed.mode) {
@@ -312,9 +350,26 @@ export async function runCli(args: readonly string[], io: CliIo = denoIo): Promi
       }
     } finally {
       shutdown.dispose();
+      await telemetry?.stop();
     }
     return EXIT.ok;
   } catch (error) {
+    if (errorFormat === "json") {
+      // One JSON object, like every other line: log shippers parse it too.
+      const code = error instanceof CryptopipeError ? error.exitCode : EXIT.runtime;
+      io.stderr(JSON.stringify({
+        time: new Date().toISOString(),
+        level: "error",
+        message: error instanceof CryptopipeError
+          ? error.message
+          : `unexpected failure: ${messageOf(error)}`,
+        mode: errorMode ?? "none",
+        component: "cli",
+        exit_code: code,
+        ...(debug && error instanceof Error ? { stack: String(error.stack) } : {}),
+      }));
+      return code;
+    }
     if (error instanceof CryptopipeError) {
       io.stderr(`error: ${error.message}`);
       if (debug) {
@@ -333,4 +388,20 @@ export async function runCli(args: readonly string[], io: CliIo = denoIo): Promi
     if (debug && error instanceof Error) io.stderr(String(error.stack));
     return EXIT.runtime;
   }
+}
+
+/** The log format for a failure before the config is read: --log-format, the env, else auto. */
+function earlyLogFormat(args: readonly string[]): LogFormat {
+  const index = args.findIndex((a) => a === "--log-format" || a.startsWith("--log-format="));
+  const fromFlag = index < 0
+    ? undefined
+    : args[index].includes("=")
+    ? args[index].slice("--log-format=".length)
+    : args[index + 1];
+  const setting = fromFlag ?? Deno.env.get("CRYPTOPIPE_LOG__FORMAT");
+  return resolveLogFormat(
+    (LOG_FORMATS as readonly string[]).includes(setting ?? "")
+      ? setting as LogFormatSetting
+      : "auto",
+  );
 }

@@ -1,6 +1,7 @@
 /** What every mode receives: the loaded config, a logger, a stop signal and its flags. */
 import type { LoadedConfig } from "../config/mod.ts";
 import type { Logger } from "../log.ts";
+import type { Telemetry } from "../observe/mod.ts";
 
 export interface ModeFlags {
   readonly maxRecords?: number;
@@ -29,6 +30,8 @@ export interface ModeContext {
   readonly flags: ModeFlags;
   /** Results for the user (stdout); logs go to stderr. */
   readonly write: (text: string) => Promise<void>;
+  /** Metrics and health (produce, consume); absent in tests that do not look at them. */
+  readonly telemetry?: Telemetry;
 }
 
 /** Serializes async work: consume's message handling and its flush timer share state. */
