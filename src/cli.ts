@@ -398,10 +398,9 @@ function earlyLogFormat(args: readonly string[]): LogFormat {
     : args[index].includes("=")
     ? args[index].slice("--log-format=".length)
     : args[index + 1];
-  const setting = fromFlag ?? Deno.env.get("CRYPTOPIPE_LOG__FORMAT");
+  const valid = (text: string | undefined) =>
+    (LOG_FORMATS as readonly string[]).includes(text ?? "") ? text as LogFormatSetting : undefined;
   return resolveLogFormat(
-    (LOG_FORMATS as readonly string[]).includes(setting ?? "")
-      ? setting as LogFormatSetting
-      : "auto",
+    valid(fromFlag) ?? valid(Deno.env.get("CRYPTOPIPE_LOG__FORMAT")) ?? "auto",
   );
 }

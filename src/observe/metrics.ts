@@ -60,9 +60,13 @@ abstract class Metric<Series> {
   protected abstract initial(): Series;
 
   /** The series for these labels, or undefined when the cardinality cap refuses a new one. */
+  protected keyOf(labels: Labels): string {
+    return (this.options.labels ?? []).map((n) => String(labels[n] ?? "")).join("\u0000");
+  }
+
   protected at(labels: Labels): { labels: Labels; value: Series } | undefined {
     const names = this.options.labels ?? [];
-    const key = names.map((n) => String(labels[n] ?? "")).join("\u0000");
+    const key = this.keyOf(labels);
     let entry = this.series.get(key);
     if (!entry) {
       if (this.series.size >= this.registry.maxSeries) {
@@ -79,15 +83,17 @@ abstract class Metric<Series> {
 
   /** Forget a label set (e.g. a partition this member no longer owns). */
   remove(labels: Labels): void {
-    const names = this.options.labels ?? [];
-    this.series.delete(names.map((n) => String(labels[n] ?? "")).join("\u0000"));
+    this.series.delete(this.keyOf(labels));
   }
 
   abstract samples(): string[];
 }
 
 function labelText(labels: Labels, extra?: [string, string]): string {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabelValue(String(v))}"`);
+  // An empty value is the same as no label in Prometheus: leave it out.
+  const parts = Object.entries(labels).filter(([, v]) => v !== "").map(([k, v]) =>
+    `${k}="${escapeLabelValue(String(v))}"`
+  );
   if (extra) parts.push(`${extra[0]}="${escapeLabelValue(extra[1])}"`);
   return parts.length === 0 ? "" : `{${parts.join(",")}}`;
 }
@@ -103,7 +109,7 @@ export class Counter extends Metric<{ n: number }> {
     if (entry) entry.value.n += by;
   }
   get(labels: Labels = {}): number {
-    return this.at(labels)?.value.n ?? 0;
+    return this.series.get(this.keyOf(labels))?.value.n ?? 0;
   }
   samples(): string[] {
     return [...this.series.values()].map((s) =>
