@@ -52,32 +52,36 @@ async function consumeWithMetrics(env: Record<string, string>): Promise<void> {
   let exited = false;
   const status = child.status.finally(() => (exited = true));
   try {
-    const deadline = Date.now() + 120_000;
-    let scrape = "";
-    while (true) {
-      if (exited) throw new Error(`consume exited early with code ${(await status).code}`);
-      if (Date.now() > deadline) throw new Error("consume did not catch up within 120 s");
-      await new Promise((r) => setTimeout(r, 500));
-      scrape = await fetch(`http://${listen}/metrics`).then((r) => r.text()).catch(() => "");
-      const value = (pattern: RegExp) =>
-        [...scrape.matchAll(pattern)].reduce((sum, m) => sum + Number(m[1]), 0);
-      const lagKnown = /^cryptopipe_consumer_lag_records\{/m.test(scrape);
-      const written = value(/^cryptopipe_records_out_total\{[^}]*\} (\S+)$/gm);
-      const lag = value(/^cryptopipe_consumer_lag_records\{[^}]*\} (\S+)$/gm);
-      const buffered = value(/^cryptopipe_buffered_bytes (\S+)$/gm);
-      if (lagKnown && written > 0 && lag === 0 && buffered === 0) break;
-    }
-    const health = await fetch(`http://${listen}/health`).then(async (r) =>
-      `${r.status} ${await r.text()}`
-    );
-    console.error(`\n\x1b[1mscrape of http://${listen}/metrics (a readable subset):\x1b[0m`);
-    console.error(scrape.split("\n").filter((l) => SHOWN_METRICS.test(l)).join("\n"));
-    console.error(`\x1b[1mGET /health:\x1b[0m ${health.trim()}`);
+    await printScrapeOnceCaughtUp(listen, () => exited);
   } finally {
     if (!exited) child.kill("SIGTERM");
-    const { code } = await status;
-    if (code !== 0) throw new Error(`cryptopipe --mode consume failed with exit code ${code}`);
   }
+  const { code } = await status;
+  if (code !== 0) throw new Error(`cryptopipe --mode consume failed with exit code ${code}`);
+}
+
+async function printScrapeOnceCaughtUp(listen: string, exited: () => boolean): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  let scrape = "";
+  while (true) {
+    if (exited()) throw new Error("consume exited before it caught up");
+    if (Date.now() > deadline) throw new Error("consume did not catch up within 120 s");
+    await new Promise((r) => setTimeout(r, 500));
+    scrape = await fetch(`http://${listen}/metrics`).then((r) => r.text()).catch(() => "");
+    const value = (pattern: RegExp) =>
+      [...scrape.matchAll(pattern)].reduce((sum, m) => sum + Number(m[1]), 0);
+    const lagKnown = /^cryptopipe_consumer_lag_records\{/m.test(scrape);
+    const written = value(/^cryptopipe_records_out_total\{[^}]*\} (\S+)$/gm);
+    const lag = value(/^cryptopipe_consumer_lag_records\{[^}]*\} (\S+)$/gm);
+    const buffered = value(/^cryptopipe_buffered_bytes (\S+)$/gm);
+    if (lagKnown && written > 0 && lag === 0 && buffered === 0) break;
+  }
+  const health = await fetch(`http://${listen}/health`).then(async (r) =>
+    `${r.status} ${await r.text()}`
+  );
+  console.error(`\n\x1b[1mscrape of http://${listen}/metrics (a readable subset):\x1b[0m`);
+  console.error(scrape.split("\n").filter((l) => SHOWN_METRICS.test(l)).join("\n"));
+  console.error(`\x1b[1mGET /health:\x1b[0m ${health.trim()}`);
 }
 
 /**
