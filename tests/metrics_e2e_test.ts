@@ -17,7 +17,7 @@ import {
   workspace,
 } from "./helpers.ts";
 import { CliProcess, sleep } from "./processes.ts";
-import { freePort } from "../scripts/local_kafka.ts";
+import { freePort, startBroker } from "../scripts/local_kafka.ts";
 
 const JSON_LOGS = { CRYPTOPIPE_LOG__FORMAT: "json" };
 
@@ -319,4 +319,47 @@ Deno.test("metrics e2e: a non-loopback listen address and a bad --log-format are
   const flag = await cli(["--mode", "produce", "--log-format", "xml"]);
   assert.equal(flag.code, 2);
   assert.match(flag.stderr, /^error: Invalid --log-format "xml"; use one of auto, text, json/);
+});
+
+Deno.test("metrics e2e: /health names the sink while the broker is frozen (SIGSTOP) and is 200 once it runs again", async () => {
+  const kafkaDir = await Deno.makeTempDir({ prefix: "cryptopipe-test-broker-" });
+  const broker = await startBroker(kafkaDir, { heapMb: 512, log: () => {} });
+  const { config } = await workspace(`
+[bus]
+brokers = ["${broker.bootstrap}"]
+topic = "${uniqueName("metrics-sink")}"
+
+[sources.sim]
+type = "simulated"
+rate_per_second = 200
+
+[metrics]
+listen = "127.0.0.1:0"
+sink_stale_secs = 1.5
+`);
+  const produce = new CliProcess("produce", ["--mode", "produce", "--config", config], JSON_LOGS);
+  let frozen = false;
+  try {
+    const base = await endpoint(produce);
+    await until(
+      "records sent",
+      () => scrape(base),
+      (s) => total(s, "cryptopipe_records_out_total") > 0,
+    );
+    assert.equal((await health(base)).status, 200);
+    Deno.kill(broker.pid, "SIGSTOP");
+    frozen = true;
+    const stale = await until("503", () => health(base), (h) => h.status === 503, 15_000);
+    assert.deepEqual(stale.body.stale, ["sink"], "the source keeps producing; the sink is stuck");
+    Deno.kill(broker.pid, "SIGCONT");
+    frozen = false;
+    await until("200 again", () => health(base), (h) => h.status === 200, 30_000);
+    const status = await produce.stop();
+    assert.equal(status.code, 0, produce.tail());
+  } finally {
+    if (frozen) Deno.kill(broker.pid, "SIGCONT");
+    await produce.dispose();
+    await broker.stop();
+    await Deno.remove(kafkaDir, { recursive: true }).catch(() => {});
+  }
 });
