@@ -126,6 +126,11 @@ export class Telemetry {
       help: "1 when the component made no progress within its limit ([metrics] *_stale_secs)",
       labels: ["component", "kind"],
     });
+    // Zeros from the start, so alerts on rate() see a series before the first error.
+    const kinds = mode === "produce"
+      ? ["reject", "send_failed"]
+      : ["dead_letter", "flush_failed", "lag_check_failed"];
+    for (const kind of kinds) this.errors.inc({ mode, kind }, 0);
     r.onCollect((now) => {
       for (const [source, symbols] of this.#lastRecord) {
         for (const [symbol, last] of symbols) {
