@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
-import { REPO_ROOT, SetupError, startDemoBroker, stopDemoBroker } from "./local_kafka.ts";
+import { freePort, REPO_ROOT, SetupError, startDemoBroker, stopDemoBroker } from "./local_kafka.ts";
 
 const CONFIG = join("scripts", "demo.toml");
 const RECORDS = 2000;
@@ -29,6 +29,59 @@ async function cryptopipe(args: string[], env: Record<string, string>): Promise<
   if (!status.success) {
     throw new Error(`cryptopipe ${args.join(" ")} failed with exit code ${status.code}`);
   }
+}
+
+/** The metric lines the demo shows: what moved, without histogram buckets. */
+const SHOWN_METRICS =
+  /^cryptopipe_(records_(in|out)_total|bytes_(in|out)_total|dead_letters_total|errors_total|consumer_lag_records|lake_files_total|flush_duration_seconds_(sum|count)|last_upload_timestamp_seconds|lake_data_freshness_seconds|buffered_bytes|component_stale)\b/;
+
+/**
+ * consume with the metrics endpoint on a free loopback port: once the lake has caught up
+ * (lag 0, nothing buffered), print a scrape and the health answer, then stop it (SIGTERM).
+ */
+async function consumeWithMetrics(env: Record<string, string>): Promise<void> {
+  const listen = `127.0.0.1:${freePort()}`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "main.ts", "--config", CONFIG, "--mode", "consume"],
+    cwd: REPO_ROOT,
+    env: { ...env, CRYPTOPIPE_METRICS__LISTEN: listen },
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  let exited = false;
+  const status = child.status.finally(() => (exited = true));
+  try {
+    await printScrapeOnceCaughtUp(listen, () => exited);
+  } finally {
+    if (!exited) child.kill("SIGTERM");
+  }
+  const { code } = await status;
+  if (code !== 0) throw new Error(`cryptopipe --mode consume failed with exit code ${code}`);
+}
+
+async function printScrapeOnceCaughtUp(listen: string, exited: () => boolean): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  let scrape = "";
+  while (true) {
+    if (exited()) throw new Error("consume exited before it caught up");
+    if (Date.now() > deadline) throw new Error("consume did not catch up within 120 s");
+    await new Promise((r) => setTimeout(r, 500));
+    scrape = await fetch(`http://${listen}/metrics`).then((r) => r.text()).catch(() => "");
+    const value = (pattern: RegExp) =>
+      [...scrape.matchAll(pattern)].reduce((sum, m) => sum + Number(m[1]), 0);
+    const lagKnown = /^cryptopipe_consumer_lag_records\{/m.test(scrape);
+    const written = value(/^cryptopipe_records_out_total\{[^}]*\} (\S+)$/gm);
+    const lag = value(/^cryptopipe_consumer_lag_records\{[^}]*\} (\S+)$/gm);
+    const buffered = value(/^cryptopipe_buffered_bytes (\S+)$/gm);
+    if (lagKnown && written > 0 && lag === 0 && buffered === 0) break;
+  }
+  const health = await fetch(`http://${listen}/health`).then(async (r) =>
+    `${r.status} ${await r.text()}`
+  );
+  console.error(`\n\x1b[1mscrape of http://${listen}/metrics (a readable subset):\x1b[0m`);
+  console.error(scrape.split("\n").filter((l) => SHOWN_METRICS.test(l)).join("\n"));
+  console.error(`\x1b[1mGET /health:\x1b[0m ${health.trim()}`);
 }
 
 /**
@@ -75,7 +128,7 @@ async function main(): Promise<number> {
     step(2, total, `produce: ${RECORDS} simulated ticker records → topic demo.ticker.v1`);
     await cryptopipe(["--mode", "produce", "--max-records", String(RECORDS)], env);
     step(3, total, "consume: topic → local lake (.cache/demo/lake), until caught up");
-    await cryptopipe(["--mode", "consume", "--until-idle"], env);
+    await consumeWithMetrics(env);
     step(4, total, "catalog: register the lake's tables for DuckDB");
     await cryptopipe(["--mode", "catalog"], env);
     step(5, total, "query: records per symbol in the lake");

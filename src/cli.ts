@@ -13,7 +13,16 @@ import {
 } from "./config/mod.ts";
 import { closestName } from "./config/suggest.ts";
 import { CryptopipeError, EXIT, EXIT_CODE_TABLE, messageOf, UsageError } from "./errors.ts";
-import { createLogger, LOG_LEVELS, type LogLevel } from "./log.ts";
+import {
+  createLogger,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type LogFormatSetting,
+  type LogLevel,
+  resolveLogFormat,
+} from "./log.ts";
+import { startTelemetry } from "./observe/start.ts";
 import type { ModeContext, ModeFlags } from "./modes/context.ts";
 import { catalog } from "./modes/catalog.ts";
 import { consume } from "./modes/consume.ts";
@@ -32,6 +41,7 @@ const OPTIONS = {
   mode: { type: "string", short: "m" },
   config: { type: "string", short: "c" },
   "log-level": { type: "string" },
+  "log-format": { type: "string" },
   "print-config": { type: "boolean" },
   "print-permissions": { type: "boolean" },
   "max-records": { type: "string" },
@@ -74,6 +84,8 @@ Modes (one per process; run each under systemd):
 Common options:
   -c, --config PATH       TOML config (default ./cryptopipe.toml, or $CRYPTOPIPE_CONFIG)
       --log-level LEVEL   debug | info | warn | error (overrides [log] level; debug shows stacks)
+      --log-format F      auto | text | json (overrides [log] format; auto = JSON lines when
+                          stderr is not a terminal, text on a terminal)
       --print-config      print the effective config (defaults and overrides applied) as
                           TOML, or JSON with --format json, and exit 0; every secret is
                           shown as [redacted] with its source (e.g. env:NAME)
@@ -161,6 +173,7 @@ interface Parsed {
   readonly mode?: Mode;
   readonly configFlag?: string;
   readonly logLevel?: LogLevel;
+  readonly logFormat?: LogFormatSetting;
   readonly help: boolean;
   readonly version: boolean;
   readonly printConfig: boolean;
@@ -213,6 +226,12 @@ export function parseCli(args: readonly string[]): Parsed {
       `Invalid --log-level ${JSON.stringify(logLevel)}; use one of ${LOG_LEVELS.join(", ")}`,
     );
   }
+  const logFormat = values["log-format"];
+  if (logFormat !== undefined && !(LOG_FORMATS as readonly string[]).includes(logFormat)) {
+    throw new UsageError(
+      `Invalid --log-format ${JSON.stringify(logFormat)}; use one of ${LOG_FORMATS.join(", ")}`,
+    );
+  }
   if (mode) {
     for (
       const [flag, modes] of Object.entries(MODE_FLAGS).flatMap(([m, fs]) =>
@@ -258,6 +277,7 @@ export function parseCli(args: readonly string[]): Parsed {
     mode: mode as Mode | undefined,
     configFlag: values.config,
     logLevel: logLevel as LogLevel | undefined,
+    logFormat: logFormat as LogFormatSetting | undefined,
     help: values.help ?? false,
     version: values.version ?? false,
     printConfig,
@@ -311,9 +331,13 @@ export async function runCli(args: readonly string[], cliIo: CliIo = denoIo): Pr
   // echo a signed URL, a header or a password.
   const io: CliIo = { ...cliIo, stderr: (text) => cliIo.stderr(redact(text)) };
   let debug = args.includes("debug") && args.some((a) => a.startsWith("--log-level"));
+  // Until the config is read: the flag, else the environment override, else auto.
+  let errorFormat: LogFormat = earlyLogFormat(args);
+  let errorMode: string | undefined;
   try {
     const parsed = parseCli(args);
     debug = parsed.logLevel === "debug";
+    errorMode = parsed.mode;
     if (parsed.help || parsed.version) {
       if (parsed.printPermissions) {
         await io.stdout(basePermissions().map((flag) => `${flag}\n`).join(""));
@@ -342,32 +366,45 @@ export async function runCli(args: readonly string[], cliIo: CliIo = denoIo): Pr
       await io.stdout(permissions.map((flag) => `${flag}\n`).join(""));
       return EXIT.ok;
     }
-    const level = parsed.logLevel ?? config.log.level;
+    let level = parsed.logLevel ?? config.log.level;
     debug = level === "debug";
+    const format = resolveLogFormat(parsed.logFormat ?? config.log.format);
+    errorFormat = format;
     if (parsed.printConfig) {
-      const format = parsed.formatFlag ?? "toml";
-      if (format !== "toml" && format !== "json") {
-        throw new UsageError(`--print-config prints toml or json, not ${format} (--format)`);
+      const printFormat = parsed.formatFlag ?? "toml";
+      if (printFormat !== "toml" && printFormat !== "json") {
+        throw new UsageError(`--print-config prints toml or json, not ${printFormat} (--format)`);
       }
       for (const warning of configWarnings) io.stderr(`warning: ${warning}`);
-      await io.stdout(printableConfig(config, format));
+      await io.stdout(printableConfig(config, printFormat));
       return EXIT.ok;
     }
     if (!parsed.mode) {
       throw new UsageError(`Missing --mode; use one of ${MODES.join(", ")} (see --help)`);
     }
-    const logger = createLogger(level, config.log.format, { mode: parsed.mode }, io.stderr);
+    const logger = createLogger(() => level, format, {
+      mode: parsed.mode,
+      component: parsed.mode,
+    }, io.stderr);
     for (const warning of configWarnings) logger.warn(`config: ${warning}`);
     // produce and consume say READY themselves after their first real success.
     const long = parsed.mode === "produce" || parsed.mode === "consume";
     const notifier = await SystemdNotifier.open({
       mode: parsed.mode,
       tracksLiveness: long,
-      logger,
+      logger: logger.child({ component: "systemd" }),
     });
     const shutdown = shutdownSignal(io.forceExit);
     shutdown.signal.addEventListener("abort", () => notifier.stopping(), { once: true });
     if (!long) notifier.ready();
+    // produce and consume: metrics, health and SIGHUP reload (catalog and query are one-shot).
+    const telemetry = long
+      ? startTelemetry(parsed.mode, config, logger.child({ component: "metrics" }), {
+        load: () => loadConfig(config.file, environment),
+        setLevel: (next) => (level = parsed.logLevel ?? next),
+        levelPinned: parsed.logLevel !== undefined,
+      })
+      : undefined;
     const ctx: ModeContext = {
       config,
       logger,
@@ -375,6 +412,7 @@ export async function runCli(args: readonly string[], cliIo: CliIo = denoIo): Pr
       flags: parsed.flags,
       write: io.stdout,
       notifier,
+      telemetry: telemetry?.telemetry,
     };
     try {
       switch (parsed.mode) {
@@ -395,34 +433,66 @@ export async function runCli(args: readonly string[], cliIo: CliIo = denoIo): Pr
       notifier.stopping();
       await notifier.close();
       shutdown.dispose();
+      await telemetry?.stop();
     }
     return EXIT.ok;
   } catch (error) {
-    if (error instanceof CryptopipeError) {
-      io.stderr(`error: ${error.message}`);
-      if (debug) {
-        io.stderr(
-          String(error.stack ?? "") +
-            (error.cause ? `\ncaused by: ${(error.cause as Error)?.stack ?? error.cause}` : ""),
-        );
-      }
-      return error.exitCode;
+    const { code, message } = failureOf(error, debug);
+    if (errorFormat === "json") {
+      // One JSON object, like every other line: log shippers parse it too.
+      io.stderr(JSON.stringify({
+        time: new Date().toISOString(),
+        level: "error",
+        message,
+        mode: errorMode ?? "none",
+        component: "cli",
+        exit_code: code,
+        ...(debug && error instanceof Error ? { stack: String(error.stack) } : {}),
+      }));
+      return code;
     }
-    if (error instanceof Deno.errors.NotCapable) {
-      // The Deno sandbox refused an action outside this mode's permission set (src/permissions.ts).
+    io.stderr(`error: ${message}`);
+    if (debug && error instanceof Error) {
       io.stderr(
-        `error: not permitted: ${
-          messageOf(error).split("\n")[0]
-        } (this mode's permissions: --print-permissions)`,
+        String(error.stack ?? "") +
+          (error.cause ? `\ncaused by: ${(error.cause as Error)?.stack ?? error.cause}` : ""),
       );
-      return EXIT.auth;
     }
-    io.stderr(
-      `error: unexpected failure: ${messageOf(error)}${
-        debug ? "" : " (run with --log-level debug for details)"
-      }`,
-    );
-    if (debug && error instanceof Error) io.stderr(String(error.stack));
-    return EXIT.runtime;
+    return code;
   }
+}
+
+/** The exit code and the one line a failure is reported with. */
+function failureOf(error: unknown, debug: boolean): { code: number; message: string } {
+  if (error instanceof CryptopipeError) return { code: error.exitCode, message: error.message };
+  if (error instanceof Deno.errors.NotCapable) {
+    // The Deno sandbox refused an action outside this mode's permission set (src/permissions.ts).
+    return {
+      code: EXIT.auth,
+      message: `not permitted: ${
+        messageOf(error).split("\n")[0]
+      } (this mode's permissions: --print-permissions)`,
+    };
+  }
+  return {
+    code: EXIT.runtime,
+    message: `unexpected failure: ${messageOf(error)}${
+      debug ? "" : " (run with --log-level debug for details)"
+    }`,
+  };
+}
+
+/** The log format for a failure before the config is read: --log-format, the env, else auto. */
+function earlyLogFormat(args: readonly string[]): LogFormat {
+  const index = args.findIndex((a) => a === "--log-format" || a.startsWith("--log-format="));
+  const fromFlag = index < 0
+    ? undefined
+    : args[index].includes("=")
+    ? args[index].slice("--log-format=".length)
+    : args[index + 1];
+  const valid = (text: string | undefined) =>
+    (LOG_FORMATS as readonly string[]).includes(text ?? "") ? text as LogFormatSetting : undefined;
+  return resolveLogFormat(
+    valid(fromFlag) ?? valid(Deno.env.get("CRYPTOPIPE_LOG__FORMAT")) ?? "auto",
+  );
 }

@@ -23,31 +23,59 @@ export interface Logger {
 }
 
 export type LogFormat = "text" | "json";
+/** As configured: `auto` picks JSON lines when stderr is not a terminal, text on a terminal. */
+export type LogFormatSetting = LogFormat | "auto";
+export const LOG_FORMATS = ["auto", "text", "json"] as const;
 
+/** Resolve `auto`: journald and files get JSON lines, a person at a terminal gets text. */
+export function resolveLogFormat(
+  setting: LogFormatSetting,
+  stderrIsTerminal: () => boolean = () => Deno.stderr.isTerminal(),
+): LogFormat {
+  if (setting !== "auto") return setting;
+  return stderrIsTerminal() ? "text" : "json";
+}
+
+/**
+ * `level` may be a function: the level is then read at each line, so a SIGHUP reload can
+ * change it for every logger derived from this one.
+ */
 export function createLogger(
-  level: LogLevel = "info",
+  level: LogLevel | (() => LogLevel) = "info",
   format: LogFormat = "text",
   bound: LogFields = {},
   write: (line: string) => void = (line) => console.error(line),
 ): Logger {
+  const current = typeof level === "function" ? level : () => level;
   const emit = (at: LogLevel, message: string, fields?: LogFields) => {
-    if (RANK[at] < RANK[level]) return;
+    if (RANK[at] < RANK[current()]) return;
     const all = { ...bound, ...fields };
     if (format === "json") {
-      write(redact(JSON.stringify({ time: new Date().toISOString(), level: at, message, ...all })));
+      write(
+        redact(
+          JSON.stringify({ time: new Date().toISOString(), level: at, message, ...all }, jsonValue),
+        ),
+      );
       return;
     }
     const extra = Object.entries(all).map(([k, v]) => `${k}=${formatValue(v)}`).join(" ");
     write(redact(`${at.padEnd(5)} ${message}${extra ? " " + extra : ""}`));
   };
   return {
-    level,
+    get level() {
+      return current();
+    },
     debug: (m, f) => emit("debug", m, f),
     info: (m, f) => emit("info", m, f),
     warn: (m, f) => emit("warn", m, f),
     error: (m, f) => emit("error", m, f),
-    child: (fields) => createLogger(level, format, { ...bound, ...fields }, write),
+    child: (fields) => createLogger(current, format, { ...bound, ...fields }, write),
   };
+}
+
+/** JSON.stringify cannot write bigints (Kafka offsets may be): write them as strings. */
+function jsonValue(_key: string, value: unknown): unknown {
+  return typeof value === "bigint" ? value.toString() : value;
 }
 
 function formatValue(value: unknown): string {

@@ -138,13 +138,9 @@ function configFiles(config: LoadedConfig, environment: PermissionEnvironment): 
   return paths;
 }
 
-/**
- * The optional `[metrics] listen = "host:port"` (added by the metrics endpoint): one host to
- * listen on. Read loosely so this file does not depend on that section's schema.
- */
+/** `[metrics] listen = "host:port"`: the /metrics and /health endpoint of produce and consume. */
 function metricsListen(config: LoadedConfig): string[] {
-  const listen = (config as unknown as { metrics?: { listen?: unknown } }).metrics?.listen;
-  return typeof listen === "string" && listen !== "" ? [listen] : [];
+  return config.metrics.listen ? [config.metrics.listen] : [];
 }
 
 /** sd_notify's two Unix sockets (ops.md §4), when systemd asked for notifications. */

@@ -36,7 +36,8 @@ export function childEnv(extra: Record<string, string> = {}): Record<string, str
     const value = Deno.env.get(key);
     if (value !== undefined) env[key] = value;
   }
-  return { ...env, NO_COLOR: "1", ...extra };
+  // Text logs, as on a terminal: the tests match log lines; a test of JSON logs passes "json".
+  return { ...env, NO_COLOR: "1", CRYPTOPIPE_LOG__FORMAT: "text", ...extra };
 }
 
 export function cliCommand(

@@ -240,8 +240,37 @@ const tlsSchema = z.strictObject({
 export const configSchema = z.strictObject({
   log: z.strictObject({
     level: z.enum(LOG_LEVELS).default("info"),
-    format: z.enum(["text", "json"]).default("text"),
+    /** auto: JSON lines when stderr is not a terminal (journald, files), text on a terminal. */
+    format: z.enum(["auto", "text", "json"]).default("auto"),
   }).prefault({}),
+
+  metrics: z.strictObject({
+    /**
+     * host:port of the /metrics and /health endpoint (produce and consume); absent = off.
+     * Loopback only unless allow_remote = true (the endpoint has no authentication).
+     */
+    listen: z.string().regex(
+      /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/,
+      'must be host:port, e.g. "127.0.0.1:9464"',
+    ).optional(),
+    /** Serve on a non-loopback address (behind a firewall or a proxy that adds auth). */
+    allow_remote: z.boolean().default(false),
+    /** A source with no record (or connect) for this long makes /health answer 503. */
+    source_stale_secs: seconds(7 * 86_400).default(300),
+    /** A sink with work waiting and no successful send/flush for this long: 503. */
+    sink_stale_secs: seconds(7 * 86_400).default(300),
+    /** Label sets kept per metric (e.g. source × symbol); more are dropped and counted. */
+    max_series_per_metric: positiveInt(100_000).default(1000),
+  }).refine(
+    (m) =>
+      m.listen === undefined || m.allow_remote ||
+      /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):/.test(m.listen),
+    {
+      message:
+        "must be a loopback address (127.0.0.1, [::1], localhost) unless allow_remote = true",
+      path: ["listen"],
+    },
+  ).prefault({}),
 
   sources: z.record(identifier, sourceSchema).default({
     sim: {

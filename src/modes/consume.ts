@@ -4,13 +4,14 @@
  * after durable writes, rebalances, --until-idle and graceful shutdown.
  */
 import type { BatchLimits, FlushReason } from "../batch/mod.ts";
-import { createBus, type TopicPartition } from "../bus/mod.ts";
+import { createBus, type IncomingMessage, type TopicPartition } from "../bus/mod.ts";
 import type { LoadedConfig } from "../config/mod.ts";
 import { createEncoder } from "../encode/mod.ts";
 import { createStore, type Store } from "../store/mod.ts";
 import { within } from "../shutdown.ts";
 import { type ModeContext, Mutex } from "./context.ts";
-import { LakeWriter } from "./lake_writer.ts";
+import { LakeWriter, type PreparedRow } from "./lake_writer.ts";
+import { SINK_COMPONENT, Telemetry } from "../observe/mod.ts";
 
 export interface ConsumeSummary {
   readonly rows: number;
@@ -27,6 +28,8 @@ export interface ConsumeSummary {
 const TICK_MS = 250;
 const PROGRESS_MS = 10_000;
 const CLOSE_TIMEOUT_MS = 5_000;
+/** How often consumer lag is measured (two admin requests). */
+const LAG_EVERY_MS = 2_000;
 
 /** `store` is the configured one; tests pass a fault-injecting wrapper around it. */
 export async function consume(
@@ -34,6 +37,7 @@ export async function consume(
   store: Store = createStore(ctx.config),
 ): Promise<ConsumeSummary> {
   const { config, logger, flags } = ctx;
+  const telemetry = ctx.telemetry ?? new Telemetry("consume");
   const topic = config.bus.topic;
   const groupId = config.bus.group_id;
   const writer = new LakeWriter(
@@ -44,9 +48,9 @@ export async function consume(
     }),
     { records: config.store.table, errors: config.store.errors_table },
     batchLimits(config.batch),
-    logger,
+    logger.child({ component: "lake_writer" }),
   );
-  const bus = createBus(config, logger);
+  const bus = createBus(config, logger.child({ component: "bus" }));
   const maxBuffered = config.batch.max_buffered_bytes;
   const lock = new Mutex();
   const started = Date.now();
@@ -56,6 +60,7 @@ export async function consume(
   let lastCommitAt: number | undefined;
   const committed = new Map<number, number>();
   const flushesByReason: Partial<Record<FlushReason, number>> = {};
+  const lakeMetrics = lakeWriterMetrics(telemetry, writer);
 
   const flushAndCommit = async (
     tp: TopicPartition,
@@ -63,7 +68,11 @@ export async function consume(
     heartbeat?: () => Promise<void>,
   ) => {
     // Heartbeat between files, so a long flush (many buckets, S3 retries) keeps the session.
-    const result = await writer.flush(tp, heartbeat);
+    const flushStarted = performance.now();
+    const result = await writer.flush(tp, heartbeat).catch((error) => {
+      telemetry.errors.inc({ mode: "consume", kind: "flush_failed" });
+      throw error;
+    });
     flushesByReason[reason] = (flushesByReason[reason] ?? 0) + 1;
     if (result.commit !== undefined && committed.get(tp.partition) !== result.commit) {
       if (await consumer.commit(tp, result.commit)) {
@@ -71,6 +80,7 @@ export async function consume(
         lastCommitAt = Date.now();
       }
     }
+    lakeMetrics.flushed(tp.partition, reason, result.files, performance.now() - flushStarted);
     if (result.files > 0) {
       logger.info("flushed", {
         partition: tp.partition,
@@ -129,9 +139,15 @@ export async function consume(
       try {
         await lock.run(async () => {
           for (const { tp, reason } of writer.due(Date.now())) await flushAndCommit(tp, reason);
+          // Nothing waiting: the lake is not behind, whatever the last write's age.
+          if (writer.bufferedBytes === 0) telemetry.health.progress(SINK_COMPONENT);
         });
         // A flush stuck on the store holds the lock and so stops the watchdog pets.
         ctx.notifier?.alive();
+        if (Date.now() - lastLagCheck >= LAG_EVERY_MS && assigned) {
+          lastLagCheck = Date.now();
+          await measureLag();
+        }
         if (Date.now() - lastProgress >= PROGRESS_MS) reportProgress();
         if (
           flags.untilIdle && assigned &&
@@ -152,6 +168,31 @@ export async function consume(
     };
   });
 
+  let lastLagCheck = 0;
+  /** Consumer lag per assigned partition: high watermark minus the group's committed offset. */
+  const measureLag = async () => {
+    try {
+      const mine = new Set(
+        (assigned ?? []).filter((tp) => tp.topic === topic).map((tp) => tp.partition),
+      );
+      const offsets = await bus.topicOffsets(topic);
+      const fromGroup = await bus.committedOffsets(groupId, topic);
+      for (const o of offsets) {
+        const labels = { topic, partition: o.partition };
+        if (!mine.has(o.partition)) {
+          telemetry.consumerLag.remove(labels);
+          continue;
+        }
+        const done = Math.max(committed.get(o.partition) ?? -1, fromGroup.get(o.partition) ?? -1);
+        telemetry.consumerLag.set(labels, Math.max(0, o.high - (done >= 0 ? done : o.low)));
+      }
+    } catch (error) {
+      // A metric, not the work: a failed measurement is counted, and consume goes on.
+      telemetry.errors.inc({ mode: "consume", kind: "lag_check_failed" });
+      logger.debug("consumer lag not measured", { error: (error as Error).message });
+    }
+  };
+
   /** Every assigned partition committed up to its high watermark (or empty). */
   const caughtUp = async (): Promise<boolean> => {
     const mine = new Set(
@@ -167,6 +208,7 @@ export async function consume(
     });
   };
 
+  telemetry.health.watch(SINK_COMPONENT, "sink");
   try {
     await consumer.start({
       onAssignment: (tps) =>
@@ -196,6 +238,7 @@ export async function consume(
           const now = Date.now();
           lastActivity = now;
           firstMessageAt ??= now;
+          lakeMetrics.read(messages);
           for (const message of messages) {
             const row = writer.prepare(message);
             if (!row) continue; // re-delivered
@@ -204,6 +247,7 @@ export async function consume(
             const before = writer.cutBefore(message, row);
             if (before) await flushAndCommit(message, before, heartbeat);
             writer.accept(message, row, now);
+            lakeMetrics.accepted(message.partition, row);
             const after = writer.dueFor(message, now);
             if (after) await flushAndCommit(message, after, heartbeat);
             if (writer.bufferedBytes > maxBuffered) {
@@ -264,5 +308,54 @@ export function batchLimits(batch: LoadedConfig["batch"]): BatchLimits {
     maxOpenFiles: batch.max_open_files,
     maxAgeMs: batch.max_age_secs * 1000,
     maxIdleMs: batch.max_idle_secs * 1000,
+  };
+}
+
+/**
+ * consume's metrics, fed from its existing steps: messages read, rows accepted (dead letters by
+ * code), and each flush (files by reason, rows and bytes written, latency, lake freshness).
+ */
+function lakeWriterMetrics(telemetry: Telemetry, writer: LakeWriter) {
+  /** Newest record event time buffered per partition: committed to the lake by its flush. */
+  const newestEvent = new Map<number, number>();
+  const written: Record<string, number> = {};
+  let bytesWritten = 0;
+  telemetry.registry.onCollect(() => telemetry.bufferedBytes.set({}, writer.bufferedBytes));
+  return {
+    read(messages: readonly IncomingMessage[]) {
+      if (messages.length === 0) return;
+      telemetry.recordsIn.inc(
+        { mode: "consume", partition: messages[0].partition },
+        messages.length,
+      );
+      telemetry.bytesIn.inc(
+        { mode: "consume" },
+        messages.reduce((sum, m) => sum + (m.value?.byteLength ?? 0), 0),
+      );
+    },
+    accepted(partition: number, row: PreparedRow) {
+      if (row.rejected) {
+        telemetry.deadLetters.inc({ mode: "consume", code: row.rejected.code });
+        telemetry.errors.inc({ mode: "consume", kind: "dead_letter" });
+        return;
+      }
+      newestEvent.set(partition, Math.max(newestEvent.get(partition) ?? 0, row.eventMs));
+    },
+    flushed(partition: number, reason: FlushReason, files: number, elapsedMs: number) {
+      const now = Date.now();
+      telemetry.health.progress(SINK_COMPONENT, now);
+      if (files === 0) return;
+      telemetry.filesWritten.inc({ reason }, files);
+      telemetry.flushSeconds.observe({ mode: "consume" }, elapsedMs / 1000);
+      for (const [table, rows] of Object.entries(writer.stats.rowsWritten)) {
+        const delta = rows - (written[table] ?? 0);
+        if (delta > 0) telemetry.recordsOut.inc({ mode: "consume", target: table }, delta);
+        written[table] = rows;
+      }
+      telemetry.bytesOut.inc({ mode: "consume" }, writer.stats.bytesWritten - bytesWritten);
+      bytesWritten = writer.stats.bytesWritten;
+      telemetry.lakeCommitted(newestEvent.get(partition), now);
+      newestEvent.delete(partition);
+    },
   };
 }

@@ -2,6 +2,7 @@
 import type { LoadedConfig } from "../config/mod.ts";
 import type { Logger } from "../log.ts";
 import type { SystemdNotifier } from "../systemd_notify.ts";
+import type { Telemetry } from "../observe/mod.ts";
 
 export interface ModeFlags {
   readonly maxRecords?: number;
@@ -32,6 +33,8 @@ export interface ModeContext {
   readonly write: (text: string) => Promise<void>;
   /** systemd Type=notify: `ready()` after the first real success, `alive()` from the work loop. */
   readonly notifier?: SystemdNotifier;
+  /** Metrics and health (produce, consume); absent in tests that do not look at them. */
+  readonly telemetry?: Telemetry;
 }
 
 /** Serializes async work: consume's message handling and its flush timer share state. */

@@ -55,6 +55,9 @@ export interface LakeStats {
   files: number;
   bytesIn: number;
   skippedExisting: number;
+  /** Rows and encoded bytes in lake files written, by table (for metrics). */
+  rowsWritten: Record<string, number>;
+  bytesWritten: number;
 }
 
 interface PartitionState {
@@ -85,6 +88,8 @@ export class LakeWriter {
     files: 0,
     bytesIn: 0,
     skippedExisting: 0,
+    rowsWritten: {},
+    bytesWritten: 0,
   };
 
   constructor(
@@ -314,6 +319,9 @@ export class LakeWriter {
         files++;
         rows += slice.length;
         this.stats.files++;
+        this.stats.rowsWritten[bucket.table] = (this.stats.rowsWritten[bucket.table] ?? 0) +
+          slice.length;
+        this.stats.bytesWritten += bytes.byteLength;
         this.logger.debug("file written", { key, rows: slice.length });
         break;
       }

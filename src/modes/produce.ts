@@ -22,6 +22,7 @@ import {
   STATUS_SCHEMA_ID,
 } from "../source/mod.ts";
 import { type ModeContext, Mutex } from "./context.ts";
+import { SINK_COMPONENT, sourceComponent, Telemetry } from "../observe/mod.ts";
 import { TtyProgress } from "./progress_bar.ts";
 
 export const REJECT_SCHEMA_ID = "cryptopipe.reject.v1";
@@ -80,6 +81,7 @@ function replayProgress(
 
 export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
   const { config, logger, flags } = ctx;
+  const telemetry = ctx.telemetry ?? new Telemetry("produce");
   const names = flags.sources && flags.sources.length > 0
     ? flags.sources
     : Object.keys(config.sources);
@@ -98,7 +100,7 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
   const topic = config.bus.topic;
   const rejects = rejectsTopic(config);
   const statuses = statusTopic(config);
-  const bus = createBus(config, logger);
+  const bus = createBus(config, logger.child({ component: "bus" }));
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   ctx.signal.addEventListener("abort", onSignal, { once: true });
@@ -138,9 +140,16 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
         pending = [];
         pendingRejects = [];
         pendingStatus = [];
-        if (batch.length > 0) await out.send(topic, batch);
-        if (batchRejects.length > 0) await out.send(rejects, batchRejects);
-        if (batchStatus.length > 0) await out.send(statuses, batchStatus);
+        const sendStarted = performance.now();
+        try {
+          if (batch.length > 0) await out.send(topic, batch);
+          if (batchRejects.length > 0) await out.send(rejects, batchRejects);
+          if (batchStatus.length > 0) await out.send(statuses, batchStatus);
+        } catch (error) {
+          telemetry.errors.inc({ mode: "produce", kind: "send_failed" });
+          throw error;
+        }
+        observeSend(telemetry, topic, batch, performance.now() - sendStarted);
         records += batch.length;
         rejected += batchRejects.length;
         // Every timed flush ends here, even an empty one: a send stuck on Kafka stops the pets.
@@ -186,6 +195,7 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
           // and a connect are news; anything else (a reconnect, a gap) is a warning.
           const { event, detail } = item.status;
           if (event === "stopped" && detail !== "stopped on request") stoppedForGood.add(source);
+          observeStatus(telemetry, source, event, detail);
           const level = event === "connected" || detail === "stopped on request"
             ? "info"
             : event === "stopped" || /\bbanned\b|pauses for/.test(detail)
@@ -199,6 +209,8 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
         }
         if (item.kind === "rejected") {
           pendingRejects.push(rejectMessage(source, item.rejected));
+          telemetry.deadLetters.inc({ mode: "produce", code: "reject" });
+          telemetry.errors.inc({ mode: "produce", kind: "reject" });
           // Each of the first few, then every thousandth: a garbage feed must not drown the
           // log (the progress line carries the total).
           if (++rejectsTaken <= LOGGED_INDIVIDUALLY || rejectsTaken % 1000 === 0) {
@@ -222,6 +234,7 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
           headers: { [SCHEMA_HEADER]: TICKER_SCHEMA_ID },
         });
         accepted++;
+        telemetry.recordTaken(source, item.record.symbol, item.record.event_time);
         if (pending.length >= config.produce.batch_max_records) await flush();
       }
       if (flags.maxRecords !== undefined && accepted >= flags.maxRecords) stop.abort();
@@ -229,15 +242,19 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
     try {
       const sources = names.map((name) =>
         createSource(name, config.sources[name], {
-          logger,
+          logger: logger.child({ component: sourceComponent(name) }),
           apiKey: config.secrets.sourceApiKeys[name],
         })
       );
       progressBar = replayProgress(sources, () => accepted);
+      telemetry.health.watch(SINK_COMPONENT, "sink");
+      for (const source of sources) telemetry.health.watch(sourceComponent(source.name), "source");
       const running = Promise.all(sources.map(async (source) => {
         // Sources end soon after the stop (bounded by the deadline below); their last batch
         // carries the final status event, so it is still taken.
         for await (const items of source.items(stop.signal)) await take(source.name, items);
+        // A source that ended (replay) is not stale; one that stopped on an error stays watched.
+        if (!stoppedForGood.has(source.name)) telemetry.health.forget(sourceComponent(source.name));
       }));
       // Once asked to stop, a send stuck on a dead broker must not hold the process: the
       // sources, their last sends and the final flush share one deadline.
@@ -271,4 +288,31 @@ export async function produce(ctx: ModeContext): Promise<ProduceSummary> {
   const seconds = (Date.now() - started) / 1000;
   logger.info("produce finished", { records, rejects: rejected, seconds: seconds.toFixed(1) });
   return { records, rejects: rejected, seconds };
+}
+
+/** A batch Kafka acknowledged: counters, the send latency, and the sink's progress. */
+function observeSend(
+  telemetry: Telemetry,
+  topic: string,
+  batch: readonly OutgoingMessage[],
+  elapsedMs: number,
+): void {
+  const now = Date.now();
+  // Every round counts as progress, an empty one too: only a send that hangs ages the sink.
+  telemetry.health.progress(SINK_COMPONENT, now);
+  if (batch.length === 0) return;
+  telemetry.recordsOut.inc({ mode: "produce", target: topic }, batch.length);
+  // Record values are ASCII JSON, so their length is their size in bytes.
+  telemetry.bytesOut.inc({ mode: "produce" }, batch.reduce((sum, m) => sum + m.value.length, 0));
+  telemetry.flushSeconds.observe({ mode: "produce" }, elapsedMs / 1000);
+  telemetry.lastSend.set({}, now / 1000);
+}
+
+/** A feed status event: counted; a connect is progress, trouble is an error of its kind. */
+function observeStatus(telemetry: Telemetry, source: string, event: string, detail: string): void {
+  telemetry.statusEvents.inc({ source, event });
+  if (event === "connected") telemetry.health.progress(sourceComponent(source));
+  else if (!(event === "stopped" && detail === "stopped on request")) {
+    telemetry.errors.inc({ mode: "produce", kind: `feed_${event}` });
+  }
 }
