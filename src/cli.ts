@@ -9,7 +9,7 @@ import { CryptopipeError, EXIT, EXIT_CODE_TABLE, messageOf, UsageError } from ".
 import { createLogger, LOG_LEVELS, type LogLevel } from "./log.ts";
 import type { ModeContext, ModeFlags } from "./modes/context.ts";
 import { catalog } from "./modes/catalog.ts";
-import { consume } from "./modes/consume.ts";
+import { runConsume } from "./modes/consume_actions.ts";
 import { produce } from "./modes/produce.ts";
 import { query } from "./modes/query.ts";
 import { NAMED_QUERIES, PARAMS } from "./query/mod.ts";
@@ -36,6 +36,15 @@ const OPTIONS = {
   format: { type: "string" },
   output: { type: "string", short: "o" },
   chart: { type: "string" },
+  "reset-offsets": { type: "string" },
+  reread: { type: "boolean" },
+  partition: { type: "string" },
+  "from-offset": { type: "string" },
+  "to-offset": { type: "string" },
+  "from-time": { type: "string" },
+  "to-time": { type: "string" },
+  "into-table": { type: "string" },
+  expire: { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
 } as const;
@@ -43,8 +52,19 @@ const OPTIONS = {
 /** Which flags belong to which mode; anything else given with that mode is a usage error. */
 const MODE_FLAGS: Record<Mode, readonly string[]> = {
   produce: ["max-records", "duration", "source"],
-  consume: ["until-idle"],
-  catalog: ["dry-run"],
+  consume: [
+    "until-idle",
+    "dry-run",
+    "reset-offsets",
+    "reread",
+    "partition",
+    "from-offset",
+    "to-offset",
+    "from-time",
+    "to-time",
+    "into-table",
+  ],
+  catalog: ["dry-run", "expire"],
   query: ["sql", "file", "named", "param", "format", "output", "chart"],
 };
 
@@ -197,13 +217,11 @@ export function parseCli(args: readonly string[]): Parsed {
     );
   }
   if (mode) {
-    for (
-      const [flag, modes] of Object.entries(MODE_FLAGS).flatMap(([m, fs]) =>
-        fs.map((f) => [f, m] as const)
-      )
-    ) {
-      if (flag in values && modes !== mode) {
-        throw new UsageError(`--${flag} applies to --mode ${modes} only`);
+    for (const flag of new Set(Object.values(MODE_FLAGS).flat())) {
+      // A flag may belong to several modes (--dry-run): only one that fits none is refused.
+      const owners = Object.keys(MODE_FLAGS).filter((m) => MODE_FLAGS[m as Mode].includes(flag));
+      if (flag in values && !owners.includes(mode)) {
+        throw new UsageError(`--${flag} applies to --mode ${owners.join(" or ")} only`);
       }
     }
   }
@@ -253,6 +271,15 @@ export function parseCli(args: readonly string[]): Parsed {
       format: format as ModeFlags["format"],
       output: values.output,
       chart: values.chart,
+      resetOffsets: values["reset-offsets"],
+      reread: values.reread ?? false,
+      partitions: values.partition,
+      fromOffset: values["from-offset"],
+      toOffset: values["to-offset"],
+      fromTime: values["from-time"],
+      toTime: values["to-time"],
+      intoTable: values["into-table"],
+      expire: values.expire ?? false,
     },
   };
 }
@@ -301,7 +328,7 @@ export async function runCli(args: readonly string[], io: CliIo = denoIo): Promi
           await produce(ctx);
           break;
         case "consume":
-          await consume(ctx);
+          await runConsume(ctx);
           break;
         case "catalog":
           await catalog(ctx);

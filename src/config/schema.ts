@@ -284,6 +284,11 @@ export const configSchema = z.strictObject({
     /** A request that cannot connect, or goes this long without a byte, fails (and is retried). */
     connect_timeout_ms: positiveInt(120_000).default(5_000),
     request_timeout_ms: positiveInt(600_000).default(60_000),
+    /**
+     * catalog --expire deletes dt= partitions older than this many days (local lake). On S3
+     * the bucket's lifecycle rule does it (deploy/s3/lifecycle.json). Unset: keep everything.
+     */
+    retention_days: positiveInt(36_500).optional(),
   }).refine((store) => store.type !== "s3" || store.bucket !== undefined, {
     message: 'required when store.type = "s3"',
     path: ["bucket"],
