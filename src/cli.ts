@@ -95,10 +95,30 @@ produce:
 
 consume:
       --until-idle        exit 0 once caught up (everything written and committed)
+      --reset-offsets TO  move the group's committed offsets instead of consuming. TO is
+                          earliest, latest, an ISO time with a zone (the first offset whose
+                          Kafka produce time is at or after it, e.g. 2026-11-24T10:00:00Z),
+                          or offsets per partition: 0:1200,2:877 (others keep theirs).
+                          Refused (exit 3) while a consume of the group runs: stop it first
+      --dry-run           with --reset-offsets: print per partition the committed offset,
+                          the new one, the log start and end, and the lag before and after
+      --reread            read a bounded range again into a separate table, committing
+                          nothing (the group's offsets stay as they are):
+      --partition P       the partition(s), e.g. 1 or 0,2 (--reread by offsets: exactly one;
+                          also narrows --reset-offsets earliest|latest|time)
+      --from-offset A     --reread: first offset, and
+      --to-offset B         last offset (inclusive)
+      --from-time T1      --reread: Kafka produce times (not event times), from T1
+      --to-time T2          (inclusive) to T2 (exclusive), over all partitions or --partition
+      --into-table NAME   --reread: write to table NAME (errors to NAME_errors), never to the
+                          live tables; the same range read twice writes nothing new
 
 catalog:
       --dry-run           print what would change (tables, columns, properties, partitions)
                           and change nothing; exits 3 like a real run on a breaking change
+      --expire            retention instead of registering: delete dt= partitions older than
+                          [store] retention_days (local lake; on S3 use the lifecycle rule in
+                          deploy/s3/lifecycle.json); with --dry-run, list them only
 
 query:
       --sql "SELECT ..."  run this SQL (tables: ticker, ticker_errors, or database.table)
@@ -128,6 +148,10 @@ Examples:
   cryptopipe --mode produce --max-records 1000
   cryptopipe --mode consume --until-idle
   cryptopipe --mode catalog --dry-run
+  cryptopipe --mode consume --reset-offsets 2026-11-24T10:00:00Z --dry-run
+  cryptopipe --mode consume --reread --partition 1 --from-offset 1200 --to-offset 1500 \
+             --into-table ticker_fix
+  cryptopipe --mode catalog --expire --dry-run
   cryptopipe --mode query --named latest
   cryptopipe --mode query --named hourly --param symbol=BTC-USD --param from=2026-11-01
   cryptopipe --mode query --named hourly --format chart --chart hourly.svg
