@@ -105,8 +105,8 @@ async function committed(config: string): Promise<Map<number, number>> {
   }
 }
 
-/** Committed offsets as Kafka's own kafka-consumer-groups tool reports them (the JVM: slow, use once). */
-async function committedByKafkaTool(group: string, topic: string): Promise<Map<number, number>> {
+/** Kafka's own kafka-consumer-groups tool (a JVM per call: slow, use sparingly). */
+async function kafkaGroupsTool(...args: string[]): Promise<string> {
   const lib = await ensureJars(() => {});
   const out = await new Deno.Command("java", {
     args: [
@@ -115,15 +115,18 @@ async function committedByKafkaTool(group: string, topic: string): Promise<Map<n
       "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
       "--bootstrap-server",
       testBrokers(),
-      "--describe",
-      "--group",
-      group,
+      ...args,
     ],
     stdout: "piped",
     stderr: "piped",
   }).output();
-  const text = new TextDecoder().decode(out.stdout);
   assert.ok(out.success, `kafka-consumer-groups failed: ${new TextDecoder().decode(out.stderr)}`);
+  return new TextDecoder().decode(out.stdout);
+}
+
+/** Committed offsets as kafka-consumer-groups reports them. */
+async function committedByKafkaTool(group: string, topic: string): Promise<Map<number, number>> {
+  const text = await kafkaGroupsTool("--describe", "--group", group);
   const result = new Map<number, number>();
   for (const line of text.split("\n")) {
     const cells = line.trim().split(/\s+/);
@@ -361,7 +364,8 @@ async function tableRows(lake: string, table: string) {
 
 Deno.test("reprocess: --reread of an offset range and of a time range writes exactly those records to another table; committed offsets unchanged", async () => {
   const topic = uniqueName("reread");
-  const { config, lake } = await workspace(reprocessToml(topic, uniqueName("g")));
+  const group = uniqueName("g");
+  const { config, lake } = await workspace(reprocessToml(topic, group));
   await produce(config, 120);
   await sleep(1100);
   const from = Date.now();
@@ -445,6 +449,12 @@ Deno.test("reprocess: --reread of an offset range and of a time range writes exa
   );
 
   assert.deepEqual(await committed(config), before, "the group's offsets are untouched");
+  const groups = (await kafkaGroupsTool("--list")).split("\n").map((l) => l.trim());
+  assert.deepEqual(
+    groups.filter((g) => g.startsWith(`${group}.reread-`)),
+    [],
+    "the throwaway groups of the re-reads are deleted",
+  );
   assert.deepEqual(await lakeFiles(join(lake, "ticker")), liveFiles, "the live table is untouched");
 
   const live = await run(
