@@ -111,7 +111,7 @@ consume:
       --from-time T1      --reread: Kafka produce times (not event times), from T1
       --to-time T2          (inclusive) to T2 (exclusive), over all partitions or --partition
       --into-table NAME   --reread: write to table NAME (errors to NAME_errors), never to the
-                          live tables; the same range read twice writes nothing new
+                          live tables; offsets it already holds are skipped
 
 catalog:
       --dry-run           print what would change (tables, columns, properties, partitions)

@@ -425,6 +425,28 @@ Deno.test("reprocess: --reread of an offset range and of a time range writes exa
   );
   assert.match(twice, /files 0, rows already in the table 31/);
   assert.deepEqual(await lakeFiles(join(lake, "fix_offsets")), filesOnce);
+  // An overlapping range into the same table adds only the offsets it does not hold yet.
+  const overlap = await ok(
+    config,
+    "--mode",
+    "consume",
+    "--reread",
+    "--partition",
+    "1",
+    "--from-offset",
+    "30",
+    "--to-offset",
+    "60",
+    "--into-table",
+    "fix_offsets",
+  );
+  assert.match(overlap, /rows 20, error rows 0, files \d+, rows already in the table 11/);
+  assert.deepEqual(
+    [...(await tableRows(lake, "fix_offsets")).keys()].sort(),
+    dump.filter((m) => m.partition === 1 && m.offset >= 10 && m.offset <= 60)
+      .map((m) => `1:${m.offset}`).sort(),
+    "offsets 10 to 60, each once",
+  );
 
   // A window of Kafka (produce) times: the middle batch, over every partition.
   const window = await ok(

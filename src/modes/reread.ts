@@ -4,14 +4,14 @@
  * through the same lake writer and encoder as consume. It reads with a throwaway consumer
  * group that never commits, so the lake group's committed offsets stay as they are.
  *
- * The target table follows the lake layout and the write-once rule, so running the same
- * re-read twice writes nothing new. Records go to --into-table, records consume could not
+ * The target table follows the lake layout and the write-once rule, and offsets it already
+ * holds are skipped: the same or an overlapping re-read into it adds each offset only once. Records go to --into-table, records consume could not
  * accept to <into-table>_errors.
  */
 import { createBus, createGroupAdmin, type OffsetRange } from "../bus/mod.ts";
 import { createEncoder } from "../encode/mod.ts";
 import { UsageError } from "../errors.ts";
-import { createStore, type Store } from "../store/mod.ts";
+import { createStore, parseFileName, type Store } from "../store/mod.ts";
 import type { ModeContext } from "./context.ts";
 import { batchLimits } from "./consume.ts";
 import { LakeWriter } from "./lake_writer.ts";
@@ -145,6 +145,10 @@ export async function reread(
         to: Math.min(ends.get(log.partition) ?? log.high, log.high),
       }));
     }
+    // Ranges read before into the same table, even overlapping ones: their rows are skipped,
+    // so the table holds each (partition, offset) at most once.
+    const held = await offsetsHeld(store, [tables.records, tables.errors], topic, ranges);
+    let alreadyHeld = 0;
     const writer = new LakeWriter(
       store,
       createEncoder(config.encode.format, {
@@ -171,6 +175,10 @@ export async function reread(
           timeWindow &&
           (message.timestamp < timeWindow.fromMs || message.timestamp >= timeWindow.toMs)
         ) continue;
+        if (held.get(message.partition)?.has(message.offset)) {
+          alreadyHeld++;
+          continue;
+        }
         const row = writer.prepare(message);
         if (!row) continue;
         const before = writer.cutBefore(message, row);
@@ -186,7 +194,7 @@ export async function reread(
       rows: writer.stats.rows,
       errorRows: writer.stats.errorRows,
       files: writer.stats.files,
-      skippedExisting: writer.stats.skippedExisting,
+      skippedExisting: writer.stats.skippedExisting + alreadyHeld,
     };
     const stopped = ctx.signal.aborted ? " (stopped by a signal: the range is incomplete)" : "";
     await ctx.write(
@@ -205,4 +213,33 @@ export async function reread(
     await admin.close().catch(() => {});
     await bus.close().catch(() => {});
   }
+}
+
+/**
+ * The offsets of `topic` the target tables already hold, per partition of the ranges. Read
+ * from the rows themselves, not from file names or ranges: a file's offset range may include
+ * offsets that went to another (dt, hour) file, which an interrupted run may never have written.
+ */
+async function offsetsHeld(
+  store: Store,
+  tables: readonly string[],
+  topic: string,
+  ranges: readonly OffsetRange[],
+): Promise<Map<number, Set<number>>> {
+  const byPartition = new Map(ranges.map((r) => [r.partition, r]));
+  const held = new Map<number, Set<number>>();
+  for (const table of tables) {
+    for (const key of await store.list(table)) {
+      const file = parseFileName(key.slice(key.lastIndexOf("/") + 1));
+      const range = file?.topic === topic ? byPartition.get(file.partition) : undefined;
+      if (!file || !range || file.firstOffset >= range.to) continue;
+      const encoder = createEncoder(file.extension === "parquet" ? "parquet" : "jsonl");
+      const offsets = held.get(file.partition) ?? new Set<number>();
+      for (const row of await encoder.decode(await store.read(key))) {
+        offsets.add(row._kafka_offset as number);
+      }
+      held.set(file.partition, offsets);
+    }
+  }
+  return held;
 }
