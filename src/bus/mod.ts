@@ -107,7 +107,7 @@ export interface GroupAdmin {
   groupState(groupId: string): Promise<GroupState>;
   /** Per partition, the first offset with a Kafka timestamp at or after `epochMs` (else the log end). */
   offsetsAtTime(topic: string, epochMs: number): Promise<Map<number, number>>;
-  /** Commit these next-offsets for the group; refused by the broker side while it has members. */
+  /** Commit these next-offsets for the group; refused while the group has live members. */
   setCommittedOffsets(
     groupId: string,
     topic: string,
