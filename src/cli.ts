@@ -25,7 +25,7 @@ import {
 import { startTelemetry } from "./observe/start.ts";
 import type { ModeContext, ModeFlags } from "./modes/context.ts";
 import { catalog } from "./modes/catalog.ts";
-import { consume } from "./modes/consume.ts";
+import { runConsume } from "./modes/consume_actions.ts";
 import { produce } from "./modes/produce.ts";
 import { query } from "./modes/query.ts";
 import { NAMED_QUERIES, PARAMS } from "./query/mod.ts";
@@ -56,6 +56,15 @@ const OPTIONS = {
   format: { type: "string" },
   output: { type: "string", short: "o" },
   chart: { type: "string" },
+  "reset-offsets": { type: "string" },
+  reread: { type: "boolean" },
+  partition: { type: "string" },
+  "from-offset": { type: "string" },
+  "to-offset": { type: "string" },
+  "from-time": { type: "string" },
+  "to-time": { type: "string" },
+  "into-table": { type: "string" },
+  expire: { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "V" },
 } as const;
@@ -63,8 +72,19 @@ const OPTIONS = {
 /** Which flags belong to which mode; anything else given with that mode is a usage error. */
 const MODE_FLAGS: Record<Mode, readonly string[]> = {
   produce: ["max-records", "duration", "source"],
-  consume: ["until-idle"],
-  catalog: ["dry-run"],
+  consume: [
+    "until-idle",
+    "dry-run",
+    "reset-offsets",
+    "reread",
+    "partition",
+    "from-offset",
+    "to-offset",
+    "from-time",
+    "to-time",
+    "into-table",
+  ],
+  catalog: ["dry-run", "expire"],
   query: ["sql", "file", "named", "param", "format", "output", "chart"],
 };
 
@@ -101,10 +121,30 @@ produce:
 
 consume:
       --until-idle        exit 0 once caught up (everything written and committed)
+      --reset-offsets TO  move the group's committed offsets instead of consuming. TO is
+                          earliest, latest, an ISO time with a zone (the first offset whose
+                          Kafka produce time is at or after it, e.g. 2026-11-24T10:00:00Z),
+                          or offsets per partition: 0:1200,2:877 (others keep theirs).
+                          Refused (exit 3) while a consume of the group runs: stop it first
+      --dry-run           with --reset-offsets: print per partition the committed offset,
+                          the new one, the log start and end, and the lag before and after
+      --reread            read a bounded range again into a separate table, committing
+                          nothing (the group's offsets stay as they are):
+      --partition P       the partition(s), e.g. 1 or 0,2 (--reread by offsets: exactly one;
+                          also narrows --reset-offsets earliest|latest|time)
+      --from-offset A     --reread: first offset, and
+      --to-offset B         last offset (inclusive)
+      --from-time T1      --reread: Kafka produce times (not event times), from T1
+      --to-time T2          (inclusive) to T2 (exclusive), over all partitions or --partition
+      --into-table NAME   --reread: write to table NAME (errors to NAME_errors), never to the
+                          live tables; offsets it already holds are skipped
 
 catalog:
       --dry-run           print what would change (tables, columns, properties, partitions)
                           and change nothing; exits 3 like a real run on a breaking change
+      --expire            retention instead of registering: delete dt= partitions older than
+                          [store] retention_days (local lake; on S3 use the lifecycle rule in
+                          deploy/s3/lifecycle.json); with --dry-run, list them only
 
 query:
       --sql "SELECT ..."  run this SQL (tables: ticker, ticker_errors, or database.table)
@@ -134,6 +174,10 @@ Examples:
   cryptopipe --mode produce --max-records 1000
   cryptopipe --mode consume --until-idle
   cryptopipe --mode catalog --dry-run
+  cryptopipe --mode consume --reset-offsets 2026-11-24T10:00:00Z --dry-run
+  cryptopipe --mode consume --reread --partition 1 --from-offset 1200 --to-offset 1500 \
+             --into-table ticker_fix
+  cryptopipe --mode catalog --expire --dry-run
   cryptopipe --mode query --named latest
   cryptopipe --mode query --named hourly --param symbol=BTC-USD --param from=2026-11-01
   cryptopipe --mode query --named hourly --format chart --chart hourly.svg
@@ -233,13 +277,11 @@ export function parseCli(args: readonly string[]): Parsed {
     );
   }
   if (mode) {
-    for (
-      const [flag, modes] of Object.entries(MODE_FLAGS).flatMap(([m, fs]) =>
-        fs.map((f) => [f, m] as const)
-      )
-    ) {
-      if (flag in values && modes !== mode) {
-        throw new UsageError(`--${flag} applies to --mode ${modes} only`);
+    for (const flag of new Set(Object.values(MODE_FLAGS).flat())) {
+      // A flag may belong to several modes (--dry-run): only one that fits none is refused.
+      const owners = Object.keys(MODE_FLAGS).filter((m) => MODE_FLAGS[m as Mode].includes(flag));
+      if (flag in values && !owners.includes(mode)) {
+        throw new UsageError(`--${flag} applies to --mode ${owners.join(" or ")} only`);
       }
     }
   }
@@ -296,6 +338,15 @@ export function parseCli(args: readonly string[]): Parsed {
       format: format as ModeFlags["format"],
       output: values.output,
       chart: values.chart,
+      resetOffsets: values["reset-offsets"],
+      reread: values.reread ?? false,
+      partitions: values.partition,
+      fromOffset: values["from-offset"],
+      toOffset: values["to-offset"],
+      fromTime: values["from-time"],
+      toTime: values["to-time"],
+      intoTable: values["into-table"],
+      expire: values.expire ?? false,
     },
   };
 }
@@ -420,7 +471,7 @@ export async function runCli(args: readonly string[], cliIo: CliIo = denoIo): Pr
           await produce(ctx);
           break;
         case "consume":
-          await consume(ctx);
+          await runConsume(ctx);
           break;
         case "catalog":
           await catalog(ctx);

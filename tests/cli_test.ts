@@ -171,10 +171,10 @@ const badInputs: Array<
     error: /Invalid --format "xml"; use table, csv, json or chart/,
   },
   {
-    name: "--dry-run outside catalog",
+    name: "--dry-run outside catalog and consume",
     toml: "",
-    args: ["--mode", "consume", "--dry-run"],
-    error: /--dry-run applies to --mode catalog only/,
+    args: ["--mode", "produce", "--dry-run"],
+    error: /--dry-run applies to --mode consume or catalog only/,
   },
 ];
 

@@ -27,7 +27,10 @@ import type {
   Bus,
   Consumer,
   ConsumerHandlers,
+  GroupAdmin,
+  GroupState,
   IncomingMessage,
+  OffsetRange,
   OutgoingMessage,
   PartitionOffsets,
   Publisher,
@@ -496,4 +499,186 @@ export function createKafkaBus(
   options: KafkaBusOptions = {},
 ): Bus {
   return new KafkaBus(config, logger, options);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reprocessing admin (consume --reset-offsets, consume --reread): group state, offsets by time,
+// setting a group's committed offsets, and reading a bounded offset range without committing.
+// A client of its own, so none of this touches the bus's producer and consumer connections.
+// ---------------------------------------------------------------------------------------------
+
+class KafkaGroupAdmin implements GroupAdmin {
+  readonly #kafka: Kafka;
+  #admin?: Admin;
+
+  constructor(readonly config: LoadedConfig, readonly logger: Logger) {
+    this.#kafka = new Kafka(kafkaConfig(config, logger));
+  }
+
+  get brokers(): readonly string[] {
+    return this.config.bus.brokers;
+  }
+
+  async #client(): Promise<Admin> {
+    if (!this.#admin) {
+      const admin = this.#kafka.admin();
+      try {
+        await admin.connect();
+      } catch (error) {
+        throw kafkaFailure("connect to Kafka", this.brokers, error);
+      }
+      this.#admin = admin;
+    }
+    return this.#admin;
+  }
+
+  async groupState(groupId: string): Promise<GroupState> {
+    const admin = await this.#client();
+    try {
+      const { groups } = await admin.describeGroups([groupId]);
+      const group = groups.find((g) => g.groupId === groupId);
+      return {
+        state: group?.state ?? "Dead",
+        members: (group?.members ?? []).map((m) => `${m.clientId}@${m.clientHost}`),
+      };
+    } catch (error) {
+      throw kafkaFailure(`describe consumer group ${groupId}`, this.brokers, error);
+    }
+  }
+
+  async offsetsAtTime(topic: string, epochMs: number): Promise<Map<number, number>> {
+    const admin = await this.#client();
+    try {
+      // The first offset whose timestamp is at or after epochMs; the log end when none is.
+      const offsets = await admin.fetchTopicOffsetsByTimestamp(topic, epochMs);
+      return new Map(offsets.map((o) => [o.partition, Number(o.offset)]));
+    } catch (error) {
+      throw kafkaFailure(`look up offsets of topic ${topic} by time`, this.brokers, error);
+    }
+  }
+
+  async setCommittedOffsets(
+    groupId: string,
+    topic: string,
+    offsets: ReadonlyMap<number, number>,
+  ): Promise<void> {
+    const admin = await this.#client();
+    try {
+      // kafkajs checks again that the group is Empty or Dead (no live member) before it commits.
+      await admin.setOffsets({
+        groupId,
+        topic,
+        partitions: [...offsets].map(([partition, offset]) => ({
+          partition,
+          offset: String(offset),
+        })),
+      });
+    } catch (error) {
+      throw kafkaFailure(`set committed offsets of group ${groupId}`, this.brokers, error);
+    }
+  }
+
+  async readRange(
+    topic: string,
+    ranges: readonly OffsetRange[],
+    onMessages: (messages: readonly IncomingMessage[]) => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const pending = new Map(ranges.filter((r) => r.to > r.from).map((r) => [r.partition, r]));
+    if (pending.size === 0) return;
+    // A throwaway group: it never commits, so nothing of it outlives the read, and the
+    // lake's own group is not touched. It is deleted at the end.
+    const groupId = `${this.config.bus.group_id}.reread-${crypto.randomUUID().slice(0, 8)}`;
+    const consumer = this.#kafka.consumer({
+      groupId,
+      sessionTimeout: this.config.bus.session_timeout_ms,
+      heartbeatInterval: Math.max(500, Math.floor(this.config.bus.session_timeout_ms / 10)),
+      allowAutoTopicCreation: false,
+      maxBytes: 10 * 1024 * 1024,
+      maxBytesPerPartition: 2 * 1024 * 1024,
+      retry: {
+        retries: this.config.bus.retry.retries,
+        initialRetryTime: this.config.bus.retry.initial_ms,
+        maxRetryTime: this.config.bus.retry.max_ms,
+        restartOnFailure: () => Promise.resolve(false),
+      },
+    });
+    let fail!: (error: Error) => void;
+    let done!: () => void;
+    const finished = new Promise<void>((resolve, reject) => {
+      done = resolve;
+      fail = reject;
+    });
+    const onAbort = () => done();
+    signal.addEventListener("abort", onAbort, { once: true });
+    consumer.on(consumer.events.CRASH, (event) => {
+      fail(kafkaFailure(`read topic ${topic}`, this.brokers, event.payload.error));
+    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [topic], fromBeginning: true });
+      let seeked = false;
+      consumer.on(consumer.events.GROUP_JOIN, (event) => {
+        // Partitions outside the ranges are paused: the group has no offsets, so they would
+        // otherwise be read from the beginning for nothing.
+        const assigned = event.payload.memberAssignment[topic] ?? [];
+        const idle = assigned.filter((p) => !pending.has(p));
+        if (idle.length > 0) consumer.pause([{ topic, partitions: idle }]);
+        if (!seeked) {
+          for (const range of pending.values()) {
+            consumer.seek({ topic, partition: range.partition, offset: String(range.from) });
+          }
+          seeked = true;
+        }
+      });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: 1,
+        eachBatch: async ({ batch, isRunning, isStale }) => {
+          const range = pending.get(batch.partition);
+          if (!range || !isRunning() || isStale()) return;
+          const inRange = batch.messages
+            .filter((m) => Number(m.offset) >= range.from && Number(m.offset) < range.to)
+            .map((m) => toIncoming(batch.topic, batch.partition, m));
+          try {
+            if (inRange.length > 0) await onMessages(inRange);
+          } catch (error) {
+            fail(error as Error);
+            return;
+          }
+          if (Number(batch.lastOffset()) >= range.to - 1) {
+            pending.delete(batch.partition);
+            consumer.pause([{ topic, partitions: [batch.partition] }]);
+            if (pending.size === 0) done();
+          }
+        },
+      });
+      await finished;
+    } catch (error) {
+      if (error instanceof Error && "exitCode" in error) throw error;
+      throw kafkaFailure(`read topic ${topic}`, this.brokers, error);
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      await consumer.disconnect().catch(() => {});
+      try {
+        const admin = await this.#client();
+        await admin.deleteGroups([groupId]);
+      } catch (error) {
+        this.logger.debug("could not delete the throwaway group", {
+          group: groupId,
+          error: messageOf(error),
+        });
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#admin?.disconnect();
+    this.#admin = undefined;
+  }
+}
+
+export function createKafkaGroupAdmin(config: LoadedConfig, logger: Logger): GroupAdmin {
+  return new KafkaGroupAdmin(config, logger);
 }

@@ -4,7 +4,7 @@
  */
 import type { LoadedConfig } from "../config/mod.ts";
 import type { Logger } from "../log.ts";
-import { createKafkaBus } from "./kafka.ts";
+import { createKafkaBus, createKafkaGroupAdmin } from "./kafka.ts";
 
 export interface OutgoingMessage {
   readonly key: string;
@@ -85,4 +85,50 @@ export function rejectsTopic(config: Pick<LoadedConfig, "bus">): string {
 /** Feed health events (cryptopipe.status.v1): connects, reconnects, gaps, silences. */
 export function statusTopic(config: Pick<LoadedConfig, "bus">): string {
   return config.bus.status_topic ?? `${config.bus.topic}.status`;
+}
+
+/** A consumer group as the broker sees it: its state and its live members. */
+export interface GroupState {
+  /** Empty, Dead (unknown group), Stable, PreparingRebalance, CompletingRebalance. */
+  readonly state: string;
+  /** `client-id@host` of each live member. */
+  readonly members: readonly string[];
+}
+
+/** Offsets `from` (inclusive) to `to` (exclusive) of one partition. */
+export interface OffsetRange {
+  readonly partition: number;
+  readonly from: number;
+  readonly to: number;
+}
+
+/** What reprocessing needs beyond the bus: consume --reset-offsets and consume --reread. */
+export interface GroupAdmin {
+  groupState(groupId: string): Promise<GroupState>;
+  /** Per partition, the first offset with a Kafka timestamp at or after `epochMs` (else the log end). */
+  offsetsAtTime(topic: string, epochMs: number): Promise<Map<number, number>>;
+  /** Commit these next-offsets for the group; refused while the group has live members. */
+  setCommittedOffsets(
+    groupId: string,
+    topic: string,
+    offsets: ReadonlyMap<number, number>,
+  ): Promise<void>;
+  /**
+   * Deliver every message of the ranges, in offset order per partition, then resolve. Reads
+   * with a throwaway group that never commits; resolves early when `signal` aborts.
+   */
+  readRange(
+    topic: string,
+    ranges: readonly OffsetRange[],
+    onMessages: (messages: readonly IncomingMessage[]) => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function createGroupAdmin(config: LoadedConfig, logger: Logger): GroupAdmin {
+  switch (config.bus.type) {
+    case "kafka":
+      return createKafkaGroupAdmin(config, logger);
+  }
 }

@@ -407,6 +407,11 @@ export const configSchema = z.strictObject({
     kms_key_id: kmsKeyId.optional(),
     /** type = "s3": every S3 call carries it; S3 refuses (403) if another account owns the bucket. */
     expected_bucket_owner: awsAccountId.optional(),
+    /**
+     * catalog --expire deletes dt= partitions older than this many days (local lake). On S3
+     * the bucket's lifecycle rule does it (deploy/s3/lifecycle.json). Unset: keep everything.
+     */
+    retention_days: positiveInt(36_500).optional(),
   }).refine((store) => store.type !== "s3" || store.bucket !== undefined, {
     message: 'required when store.type = "s3"',
     path: ["bucket"],

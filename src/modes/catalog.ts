@@ -13,9 +13,15 @@ import {
 import { RuntimeFailure } from "../errors.ts";
 import { createStore } from "../store/mod.ts";
 import type { ModeContext } from "./context.ts";
+import { expire } from "./retention.ts";
 
 export async function catalog(ctx: ModeContext): Promise<Record<string, RegisterResult>> {
   const { config, logger } = ctx;
+  if (ctx.flags.expire) {
+    // Retention is a run of its own: it deletes, registering is another run.
+    await expire(ctx);
+    return {};
+  }
   const target = createCatalog(config);
   const tables = lakeTables(config);
   // Partitions are found before anything changes, so a dry run reports the same numbers.

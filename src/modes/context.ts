@@ -21,6 +21,20 @@ export interface ModeFlags {
   readonly output?: string;
   /** query: also draw the result's prices over time into this SVG or HTML file. */
   readonly chart?: string;
+  /** consume: move the group's committed offsets (earliest, latest, a time, or p:offset,...). */
+  readonly resetOffsets?: string;
+  /** consume: read a bounded range into a separate table, committing nothing. */
+  readonly reread?: boolean;
+  /** consume --reset-offsets / --reread: only these partitions ("0" or "0,2"). */
+  readonly partitions?: string;
+  readonly fromOffset?: string;
+  readonly toOffset?: string;
+  readonly fromTime?: string;
+  readonly toTime?: string;
+  /** consume --reread: the table the range is written to. */
+  readonly intoTable?: string;
+  /** catalog: delete lake partitions older than store.retention_days. */
+  readonly expire?: boolean;
 }
 
 export interface ModeContext {

@@ -45,7 +45,8 @@ export class FileStore implements Store {
         const path = join(tmpDir, entry.name);
         const info = await Deno.stat(path);
         if (now - (info.mtime?.getTime() ?? now) > STALE_TMP_MS) {
-          await Deno.remove(path).catch(() => {});
+          // Recursive: a partition parked by removeFolder is a folder.
+          await Deno.remove(path, { recursive: true }).catch(() => {});
         }
       }
     } catch (error) {
@@ -154,6 +155,28 @@ export class FileStore implements Store {
       }
     }
     return names.sort();
+  }
+
+  /**
+   * Retention: the folder is first renamed into <lake>/.tmp (one atomic step, so no reader or
+   * catalog sees half a partition), then deleted there. A crash in between leaves it in .tmp,
+   * outside every table.
+   */
+  async removeFolder(prefix: string): Promise<void> {
+    const path = this.#path(prefix.replace(/\/+$/, ""));
+    const tmpDir = join(this.root, TMP_DIR);
+    const parked = join(tmpDir, `expired-${crypto.randomUUID()}`);
+    try {
+      await Deno.mkdir(tmpDir, { recursive: true });
+      await Deno.rename(path, parked);
+      await syncDirectory(dirname(path));
+      await Deno.remove(parked, { recursive: true });
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return;
+      throw new RuntimeFailure(`Cannot remove ${path}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
   }
 }
 

@@ -25,6 +25,11 @@ export interface Store {
   list(prefix: string): Promise<string[]>;
   /** The names of the folders directly under a prefix, sorted (one level, not recursive). */
   folders(prefix: string): Promise<string[]>;
+  /**
+   * Remove a whole folder (retention: one dt= partition), so that readers see it whole or not
+   * at all. Local store only; on S3 the bucket's lifecycle rule expires objects.
+   */
+  removeFolder?(prefix: string): Promise<void>;
 }
 
 export function createStore(config: Pick<LoadedConfig, "store">): Store {
