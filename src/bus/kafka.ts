@@ -509,10 +509,11 @@ export function createKafkaBus(
 
 class KafkaGroupAdmin implements GroupAdmin {
   readonly #kafka: Kafka;
+  readonly #watch = new TransportWatch();
   #admin?: Admin;
 
   constructor(readonly config: LoadedConfig, readonly logger: Logger) {
-    this.#kafka = new Kafka(kafkaConfig(config, logger));
+    this.#kafka = new Kafka(kafkaConfig(config, logger, this.#watch));
   }
 
   get brokers(): readonly string[] {
@@ -523,7 +524,7 @@ class KafkaGroupAdmin implements GroupAdmin {
     if (!this.#admin) {
       const admin = this.#kafka.admin();
       try {
-        await admin.connect();
+        await this.#watch.race(admin.connect());
       } catch (error) {
         throw kafkaFailure("connect to Kafka", this.brokers, error);
       }
@@ -615,7 +616,7 @@ class KafkaGroupAdmin implements GroupAdmin {
       fail(kafkaFailure(`read topic ${topic}`, this.brokers, event.payload.error));
     });
     try {
-      await consumer.connect();
+      await this.#watch.race(consumer.connect());
       await consumer.subscribe({ topics: [topic], fromBeginning: true });
       let seeked = false;
       consumer.on(consumer.events.GROUP_JOIN, (event) => {
