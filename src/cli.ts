@@ -23,7 +23,7 @@ import {
   resolveLogFormat,
 } from "./log.ts";
 import { startTelemetry } from "./observe/start.ts";
-import type { ModeContext, ModeFlags } from "./modes/context.ts";
+import { type ModeContext, type ModeFlags, secretScopeOf } from "./modes/context.ts";
 import { catalog } from "./modes/catalog.ts";
 import { runConsume } from "./modes/consume_actions.ts";
 import { produce } from "./modes/produce.ts";
@@ -403,7 +403,8 @@ export async function runCli(args: readonly string[], cliIo: CliIo = denoIo): Pr
     }
     const configWarnings: string[] = [];
     const environment = denoConfigEnvironment(configWarnings);
-    const config = loadConfig(configPath(parsed.configFlag, environment), environment);
+    const scope = secretScopeOf(parsed.printConfig ? undefined : parsed.mode, parsed.flags);
+    const config = loadConfig(configPath(parsed.configFlag, environment), environment, scope);
     if (parsed.printPermissions) {
       if (!parsed.mode && !parsed.printConfig) {
         throw new UsageError(`Missing --mode; use one of ${MODES.join(", ")} (see --help)`);
@@ -451,7 +452,7 @@ export async function runCli(args: readonly string[], cliIo: CliIo = denoIo): Pr
     // produce and consume: metrics, health and SIGHUP reload (catalog and query are one-shot).
     const telemetry = long
       ? startTelemetry(parsed.mode, config, logger.child({ component: "metrics" }), {
-        load: () => loadConfig(config.file, environment),
+        load: () => loadConfig(config.file, environment, scope),
         setLevel: (next) => (level = parsed.logLevel ?? next),
         levelPinned: parsed.logLevel !== undefined,
       })

@@ -5,9 +5,9 @@
  * and the README's table is checked against it (tests/permissions_e2e_test.ts).
  */
 import { isAbsolute, join, resolve } from "node:path";
-import type { LoadedConfig } from "./config/mod.ts";
+import type { LoadedConfig, SecretScope } from "./config/mod.ts";
 import { UsageError } from "./errors.ts";
-import type { ModeFlags } from "./modes/context.ts";
+import { type ModeFlags, secretScopeOf } from "./modes/context.ts";
 import { sourceUrl } from "./source/mod.ts";
 import { clientSocketPath, notifyPermissionNeeds } from "./systemd_notify.ts";
 
@@ -121,7 +121,11 @@ function s3Hosts(
  * for every `*_credential` key, the systemd credentials folder. Found by key name anywhere in
  * the config, so a new section's files are covered without a change here.
  */
-function configFiles(config: LoadedConfig, environment: PermissionEnvironment): string[] {
+function configFiles(
+  config: LoadedConfig,
+  scope: SecretScope,
+  environment: PermissionEnvironment,
+): string[] {
   const paths: string[] = [];
   const visit = (node: unknown) => {
     if (node === null || typeof node !== "object") return;
@@ -134,7 +138,11 @@ function configFiles(config: LoadedConfig, environment: PermissionEnvironment): 
       } else if (key !== "secrets") visit(value);
     }
   };
-  visit(config);
+  // Only the sections whose secrets this mode reads (src/modes/context.ts secretScopeOf).
+  const { bus, sources, ...rest } = config;
+  visit(rest);
+  if (scope.bus) visit(bus);
+  if (scope.sources) visit(sources);
   return paths;
 }
 
@@ -180,7 +188,7 @@ export function permissionSet(
   };
 
   set.read.add(abs(config.file));
-  configFiles(config, environment).forEach((p) => set.read.add(abs(p)));
+  configFiles(config, secretScopeOf(mode, flags), environment).forEach((p) => set.read.add(abs(p)));
   if (mode) addNotifySockets(set, mode, environment);
   metricsListen(config).forEach((h) => set.net.add(h));
 

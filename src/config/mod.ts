@@ -79,9 +79,21 @@ export function configPath(
   return flag ?? environment.env(`${ENV_PREFIX}CONFIG`) ?? DEFAULT_CONFIG_PATH;
 }
 
+/**
+ * Which secret-bearing sections a run resolves. A mode reads only the secrets it uses, so
+ * `query` runs without Kafka's password and consume without the exchanges' API keys.
+ */
+export interface SecretScope {
+  readonly bus: boolean;
+  readonly sources: boolean;
+}
+
+export const EVERY_SECRET: SecretScope = { bus: true, sources: true };
+
 export function loadConfig(
   file: string,
   environment: ConfigEnvironment = denoConfigEnvironment(),
+  scope: SecretScope = EVERY_SECRET,
 ): LoadedConfig {
   let text: string;
   try {
@@ -92,13 +104,14 @@ export function loadConfig(
       : `cannot read the file (${(error as Error).name})`;
     throw new ConfigError(file, undefined, reason);
   }
-  return parseConfig(text, file, environment);
+  return parseConfig(text, file, environment, scope);
 }
 
 export function parseConfig(
   text: string,
   file: string,
   environment: ConfigEnvironment,
+  scope: SecretScope = EVERY_SECRET,
 ): LoadedConfig {
   let raw: Record<string, unknown>;
   try {
@@ -126,7 +139,7 @@ export function parseConfig(
   } = {
     sourceApiKeys: {},
   };
-  for (const [name, source] of Object.entries(config.sources)) {
+  for (const [name, source] of Object.entries(scope.sources ? config.sources : {})) {
     const section = source as Record<string, unknown>;
     if (["env", "file", "credential"].some((s) => section[`api_key_${s}`] !== undefined)) {
       secrets.sourceApiKeys[name] = resolveSecret(
@@ -138,7 +151,7 @@ export function parseConfig(
       );
     }
   }
-  if (config.bus.sasl && config.bus.sasl.mechanism !== "aws-msk-iam") {
+  if (scope.bus && config.bus.sasl && config.bus.sasl.mechanism !== "aws-msk-iam") {
     secrets.busSaslPassword = resolveSecret(
       config.bus.sasl as SaslConfig & Record<string, unknown>,
       "password",
@@ -147,7 +160,7 @@ export function parseConfig(
       environment,
     );
   }
-  if (config.bus.tls) {
+  if (scope.bus && config.bus.tls) {
     secrets.busTls = readBusTls(config.bus.tls, file, environment);
   }
   return { ...config, file, secrets };

@@ -1,5 +1,5 @@
 /** What every mode receives: the loaded config, a logger, a stop signal and its flags. */
-import type { LoadedConfig } from "../config/mod.ts";
+import { EVERY_SECRET, type LoadedConfig, type SecretScope } from "../config/mod.ts";
 import type { Logger } from "../log.ts";
 import type { SystemdNotifier } from "../systemd_notify.ts";
 import type { Telemetry } from "../observe/mod.ts";
@@ -35,6 +35,26 @@ export interface ModeFlags {
   readonly intoTable?: string;
   /** catalog: delete lake partitions older than store.retention_days. */
   readonly expire?: boolean;
+}
+
+/**
+ * The secret-bearing config sections a mode uses: only those secrets are read (and only their
+ * files are in the mode's permissions). No mode: every section (--print-config).
+ */
+export function secretScopeOf(mode: string | undefined, flags: ModeFlags): SecretScope {
+  switch (mode) {
+    case "produce":
+      return EVERY_SECRET;
+    case "consume":
+      return { bus: true, sources: false };
+    case "catalog":
+      // Compaction reads the consumer group's committed offsets from Kafka.
+      return { bus: flags.compact === true, sources: false };
+    case "query":
+      return { bus: false, sources: false };
+    default:
+      return EVERY_SECRET;
+  }
 }
 
 export interface ModeContext {
