@@ -29,6 +29,8 @@ const OPTIONS = {
   source: { type: "string", multiple: true },
   "until-idle": { type: "boolean" },
   "dry-run": { type: "boolean" },
+  compact: { type: "boolean" },
+  before: { type: "string" },
   sql: { type: "string" },
   file: { type: "string", short: "f" },
   named: { type: "string" },
@@ -44,7 +46,7 @@ const OPTIONS = {
 const MODE_FLAGS: Record<Mode, readonly string[]> = {
   produce: ["max-records", "duration", "source"],
   consume: ["until-idle"],
-  catalog: ["dry-run"],
+  catalog: ["dry-run", "compact", "before"],
   query: ["sql", "file", "named", "param", "format", "output", "chart"],
 };
 
@@ -79,6 +81,11 @@ consume:
 catalog:
       --dry-run           print what would change (tables, columns, properties, partitions)
                           and change nothing; exits 3 like a real run on a breaking change
+      --compact           instead of registering: rewrite the small files of finished hours
+                          into one Parquet file per (hour, Kafka partition), sorted by symbol
+                          and event_time (offsets below the group's committed offset only)
+      --before DAY[THH]   with --compact: hours ending by this UTC day or hour
+                          (default: today 00:00 UTC, i.e. finished days)
 
 query:
       --sql "SELECT ..."  run this SQL (tables: ticker, ticker_errors, or database.table)
@@ -108,6 +115,7 @@ Examples:
   cryptopipe --mode produce --max-records 1000
   cryptopipe --mode consume --until-idle
   cryptopipe --mode catalog --dry-run
+  cryptopipe --mode catalog --compact --before 2026-11-20
   cryptopipe --mode query --named latest
   cryptopipe --mode query --named hourly --param symbol=BTC-USD --param from=2026-11-01
   cryptopipe --mode query --named hourly --format chart --chart hourly.svg
@@ -246,6 +254,8 @@ export function parseCli(args: readonly string[]): Parsed {
       sources: values.source,
       untilIdle: values["until-idle"] ?? false,
       dryRun: values["dry-run"] ?? false,
+      compact: values.compact ?? false,
+      before: values.before,
       sql: values.sql,
       sqlFile: values.file,
       named: values.named,

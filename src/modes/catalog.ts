@@ -10,12 +10,23 @@ import {
   type RegisterResult,
   type TablePlan,
 } from "../catalog/mod.ts";
-import { RuntimeFailure } from "../errors.ts";
+import { RuntimeFailure, UsageError } from "../errors.ts";
 import { createStore } from "../store/mod.ts";
 import type { ModeContext } from "./context.ts";
+import { createBus } from "../bus/mod.ts";
+import { createEncoder } from "../encode/mod.ts";
+import { type CompactionReport, Compactor, formatReport, parseBefore } from "../catalog/compact.ts";
+import { TtyProgress } from "./progress_bar.ts";
 
 export async function catalog(ctx: ModeContext): Promise<Record<string, RegisterResult>> {
   const { config, logger } = ctx;
+  if (ctx.flags.compact) {
+    await compact(ctx);
+    return {};
+  }
+  if (ctx.flags.before !== undefined) {
+    throw new UsageError("--before applies to --mode catalog --compact only");
+  }
   const target = createCatalog(config);
   const tables = lakeTables(config);
   // Partitions are found before anything changes, so a dry run reports the same numbers.
@@ -61,4 +72,65 @@ export async function catalog(ctx: ModeContext): Promise<Record<string, Register
     });
   }
   return results;
+}
+
+/**
+ * --compact: rewrite finished hours into one sorted Parquet file per (hour, Kafka partition).
+ * Reads the consumer group's committed offsets from Kafka: only rows below them are touched.
+ */
+export async function compact(ctx: ModeContext): Promise<CompactionReport> {
+  const { config, logger } = ctx;
+  const beforeMs = parseBefore(ctx.flags.before);
+  const compactor = new Compactor(
+    createStore(config),
+    createEncoder(config.encode.format, { rowGroupSize: config.encode.row_group_size }),
+    logger,
+  );
+  const bus = createBus(config, logger);
+  let committed;
+  try {
+    committed = await bus.committedOffsets(config.bus.group_id, config.bus.topic);
+  } finally {
+    await bus.close();
+  }
+  logger.info("compacting", {
+    lake: compactor.store.describe,
+    before: new Date(beforeMs).toISOString(),
+    group: config.bus.group_id,
+    committed: JSON.stringify(Object.fromEntries(committed)),
+  });
+  const tables = lakeTables(config).map((table) => ({
+    location: table.location,
+    columns: table.columns,
+    sortBy: table.columns.some((c) => c.name === "symbol") ? ["symbol", "event_time"] : [],
+  }));
+  let state = { done: 0, total: 0, records: 0 };
+  const encoder = new TextEncoder();
+  const bar = Deno.stderr.isTerminal()
+    ? new TtyProgress((text) => Deno.stderr.writeSync(encoder.encode(text)), () => state)
+    : undefined;
+  let report;
+  try {
+    report = await compactor.compactTables(tables, {
+      topic: config.bus.topic,
+      committed,
+      beforeMs,
+      dryRun: ctx.flags.dryRun,
+      onProgress: (done, total, records) => (state = { done, total, records }),
+    });
+  } finally {
+    bar?.stop();
+  }
+  logger.info("compaction finished", {
+    groups: report.groups,
+    files_before: report.filesBefore,
+    bytes_before: report.bytesBefore,
+    files_after: report.filesAfter,
+    bytes_after: report.bytesAfter,
+    rows: report.rows,
+    leftovers_deleted: report.leftoversDeleted,
+    seconds: report.seconds.toFixed(2),
+  });
+  await ctx.write(formatReport(report, ctx.flags.dryRun));
+  return report;
 }

@@ -133,6 +133,20 @@ export class FileStore implements Store {
     return keys.sort();
   }
 
+  async delete(key: string): Promise<void> {
+    const path = this.#path(key);
+    try {
+      await Deno.remove(path);
+      // The removal must survive a power cut like a creation does.
+      await syncDirectory(dirname(path));
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return;
+      throw new RuntimeFailure(`Cannot delete ${path}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+
   async folders(prefix: string): Promise<string[]> {
     const start = this.#path(prefix.replace(/\/+$/, ""));
     const names: string[] = [];

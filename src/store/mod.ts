@@ -25,6 +25,11 @@ export interface Store {
   list(prefix: string): Promise<string[]>;
   /** The names of the folders directly under a prefix, sorted (one level, not recursive). */
   folders(prefix: string): Promise<string[]>;
+  /**
+   * Remove `key`; a missing key is not an error (a rerun may repeat a delete). Only compaction
+   * calls it, after the file that replaces the key is durable.
+   */
+  delete(key: string): Promise<void>;
 }
 
 export function createStore(config: Pick<LoadedConfig, "store">): Store {

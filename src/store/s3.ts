@@ -4,6 +4,7 @@
  * the local store gets from link(2). Credentials come from the AWS default chain only.
  */
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -135,6 +136,16 @@ export class S3Store implements Store {
       for (const object of page.Contents ?? []) keys.push(object.Key!.slice(this.#prefix.length));
     }
     return keys.sort();
+  }
+
+  /** S3 answers 204 for a missing key too, so a repeated delete is harmless. */
+  async delete(key: string): Promise<void> {
+    const fullKey = this.#key(key);
+    try {
+      await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: fullKey }));
+    } catch (error) {
+      throw awsFailure(`delete ${this.#url(fullKey)}`, error);
+    }
   }
 
   async folders(prefix: string): Promise<string[]> {
