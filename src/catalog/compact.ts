@@ -341,7 +341,10 @@ export class Compactor {
     this.report.filesAfter++;
     this.report.bytesAfter += bytes.byteLength;
     this.logger.debug("compacted file written", { key, rows: all.length });
-    for (const { file } of inputs) await this.store.delete(file.key);
+    for (const { file } of inputs) {
+      this.logger.debug("deleting a compacted input", { key: file.key });
+      await this.store.delete(file.key);
+    }
     this.logger.info("compacted", { key, files: inputs.length, rows: all.length });
   }
 
