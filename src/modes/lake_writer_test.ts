@@ -192,6 +192,8 @@ Deno.test("lake writer (fault-injecting store wrapper): a failed write forgets t
       }
       return store.createOnce(key, bytes);
     },
+    // Discovery lists the bucket's folder (compacted files); the real store answers.
+    list: (prefix: string) => store.list(prefix),
   });
   const w = writer(flaky);
   feed(w, 0, 4);
