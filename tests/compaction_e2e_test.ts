@@ -143,6 +143,15 @@ max_rows = 100000
   assert.equal(before.rows, K + SHIFTED);
   assert.ok(small.length >= 30, `consume wrote many small files (${small.length})`);
 
+  // --dry-run reports what would be compacted and changes nothing.
+  const dry = await run(["--mode", "catalog", "--compact", "--before", "9999-12-31", "--dry-run"]);
+  assert.match(dry.stdout, /would compact \d+ \(hour, partition\) group\(s\): [\d,]+ files/);
+  assert.deepEqual(await store.list("ticker"), small);
+  // Hours that end after --before are left alone.
+  const none = await run(["--mode", "catalog", "--compact", "--before", "2020-01-01"]);
+  assert.match(none.stdout, /compacted 0 \(hour, partition\) group/);
+  assert.deepEqual(await store.list("ticker"), small);
+
   const compacted = await run(["--mode", "catalog", "--compact", "--before", "9999-12-31"]);
   console.log(`${kind}: ${compacted.stdout.trim()}`);
   assert.match(compacted.stdout, /compacted \d+ \(hour, partition\) group\(s\): [\d,]+ files/);
@@ -208,4 +217,28 @@ Deno.test("compaction e2e (local lake): many small files → one per (hour, part
 
 Deno.test("compaction e2e (s3 via moto): the same on S3, with deletes and object metadata", async () => {
   await scenario("s3");
+});
+
+Deno.test("compaction usage errors: a bad --before, --before without --compact, a JSON-lines lake (exit 2, one line)", async () => {
+  const { config } = await workspace(baseToml(uniqueName("t"), uniqueName("g"), ""));
+  const jsonl = await workspace(
+    baseToml(uniqueName("t"), uniqueName("g"), '[encode]\nformat = "jsonl"\n'),
+  );
+  const cases: Array<[string[], RegExp]> = [
+    [["--config", config, "--compact", "--before", "2026-02-30"], /Invalid --before "2026-02-30"/],
+    [
+      ["--config", config, "--before", "2026-11-20"],
+      /--before applies to --mode catalog --compact/,
+    ],
+    [["--config", jsonl.config, "--compact"], /Parquet tables only.*encode.format = "jsonl"/],
+  ];
+  for (const [args, message] of cases) {
+    const result = await cli(["--mode", "catalog", ...args]);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, message);
+    assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+  }
+  const wrongMode = await cli(["--mode", "consume", "--config", config, "--compact"]);
+  assert.equal(wrongMode.code, 2);
+  assert.match(wrongMode.stderr, /--compact applies to --mode catalog only/);
 });
