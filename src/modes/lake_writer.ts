@@ -324,6 +324,7 @@ export class LakeWriter {
       const inside = compacted.find((r) => r.first <= offset && offset <= r.last);
       if (inside) {
         // A compacted file already holds these rows: skip them, and never commit inside it.
+        await this.#checkIncarnation(inside, bucket, start);
         const next = firstAfter(bucket.offsets, inside.last);
         this.stats.skippedExisting += next - start;
         state.holdThrough = Math.max(state.holdThrough ?? -1, inside.last);
@@ -381,6 +382,18 @@ export class LakeWriter {
       start = next;
     }
     return { files, rows };
+  }
+
+  /**
+   * When the replay holds the compacted file's first offset, it must be the same Kafka record
+   * (same timestamp): a re-created topic restarts its offsets, and skipping would drop new data.
+   */
+  async #checkIncarnation(range: OffsetRange, bucket: Bucket, from: number): Promise<void> {
+    const at = firstAfter(bucket.offsets, range.first - 1);
+    if (at < from || bucket.offsets[at] !== range.first) return;
+    const coverage = coverageFromMetadata(await this.store.metadata(range.key)) ??
+      this.encoder.coverage(await this.store.read(range.key));
+    assertSameIncarnation(range.key, coverage, bucket.rows[at]);
   }
 
   /** This partition's compacted ranges in the bucket's folder (one listing per assignment). */
