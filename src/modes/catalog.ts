@@ -4,6 +4,7 @@
  */
 import {
   createCatalog,
+  dedupViewName,
   formatPlans,
   lakePartitions,
   lakeTables,
@@ -44,6 +45,12 @@ export async function catalog(ctx: ModeContext): Promise<Record<string, Register
       report += `\n${table.database}.${table.name}: ${partitions[i].length} dt/hour ` +
         `partition(s) in the lake would be registered (those already in Glue are kept)\n`;
     });
+    for (const table of tables) {
+      report += `\n${table.database}.${dedupViewName(table.name)}: dedup view over ${table.name} ` +
+        `(one row per Kafka record), ${
+          config.catalog.type === "glue" ? "created or replaced in Glue" : "built by DuckDB"
+        }\n`;
+    }
     await ctx.write(report);
     const refused = plans.filter((p) => p.action === "refuse");
     if (refused.length > 0) {
