@@ -100,6 +100,13 @@ export async function compact(ctx: ModeContext): Promise<CompactionReport> {
   } finally {
     await bus.close();
   }
+  if (committed.size === 0) {
+    // Only rows below the group's commit are compacted: with none, nothing is.
+    logger.warn("the consumer group has committed nothing on the topic: nothing to compact", {
+      group: config.bus.group_id,
+      topic: config.bus.topic,
+    });
+  }
   logger.info("compacting", {
     lake: compactor.store.describe,
     before: new Date(beforeMs).toISOString(),
