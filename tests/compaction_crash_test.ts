@@ -15,6 +15,7 @@ import { FileStore } from "../src/store/file.ts";
 import {
   baseToml,
   cli,
+  cliCommand,
   kcatDump,
   kcatProduce,
   testBrokers,
@@ -22,17 +23,51 @@ import {
   workspace,
 } from "./helpers.ts";
 import { assertExactlyOnce, readTable } from "./oracle.ts";
-import { CliProcess, sleep } from "./processes.ts";
+import { sleep } from "./processes.ts";
 
 const HOUR_MS = 3_600_000;
 const HOURS = 20;
 
 type KillPoint = "delay" | "created" | "deleting";
 
-const MARKERS: Record<Exclude<KillPoint, "delay">, RegExp> = {
-  created: /compacted file written/,
-  deleting: /deleting a compacted input/,
+const MARKERS: Record<Exclude<KillPoint, "delay">, string> = {
+  created: "compacted file written",
+  deleting: "deleting a compacted input",
 };
+
+/**
+ * Run a compaction and kill -9 it the moment its stderr shows `marker` for the `nth` time (and
+ * after `delayMs` more): read line by line, so the kill lands right at that point, not a poll
+ * later. "ended" when the run finished first (nothing left there); its stderr is returned.
+ */
+async function compactAndKill(
+  args: string[],
+  marker: string,
+  nth: number,
+  delayMs: number,
+): Promise<{ killed: boolean; code: number; stderr: string }> {
+  const child = cliCommand(args).spawn();
+  child.stdout.cancel();
+  let stderr = "";
+  let seen = 0;
+  let killed = false;
+  let rest = "";
+  for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+    stderr += chunk;
+    const lines = (rest + chunk).split("\n");
+    rest = lines.pop()!;
+    if (!killed && lines.some((line) => line.includes(marker) && ++seen >= nth)) {
+      if (delayMs > 0) await sleep(delayMs);
+      try {
+        child.kill("SIGKILL");
+        killed = true;
+      } catch { /* it had just ended */ }
+    }
+  }
+  const status = await child.status;
+  // A kill that arrived after a clean exit is no kill.
+  return { killed: killed && status.signal === "SIGKILL", code: status.code, stderr };
+}
 
 Deno.test("compaction crash: kill -9 at random points, many times, then a rerun: every record exactly once", async () => {
   const kills = Number(Deno.env.get("CRYPTOPIPE_FAULT_KILLS") ?? 20);
@@ -102,27 +137,12 @@ until_idle_secs = 1.5
       `only ${JSON.stringify(landed)} kills landed in ${rounds} rounds`,
     );
     const point = (["delay", "created", "deleting"] as const)[Math.floor(random() * 3)];
-    const child = new CliProcess(`compact round ${rounds}`, compactArgs);
-    try {
-      if (point === "delay") {
-        await child.waitFor(/compacting/, 60_000);
-        await sleep(Math.floor(random() * 400));
-      } else {
-        await child.waitFor(MARKERS[point], 60_000, 1 + Math.floor(random() * 3));
-      }
-      if (child.exited) continue;
-      child.signal("SIGKILL");
-      await child.finished();
-      landed[point]++;
-    } catch {
-      // The run ended before reaching the point (nothing left to do there): no kill, but it
-      // must have ended well.
-      const status = await child.finished();
-      assert.equal(status.code, 0, `round ${rounds} failed:\n${child.tail()}`);
-    } finally {
-      await child.dispose();
-      recovered += child.count(/deleted a file an earlier compaction already covers/);
-    }
+    const run = point === "delay"
+      ? await compactAndKill(compactArgs, "compacting", 1, Math.floor(random() * 150))
+      : await compactAndKill(compactArgs, MARKERS[point], 1 + Math.floor(random() * 3), 0);
+    recovered += run.stderr.split("deleted a file an earlier compaction already covers").length - 1;
+    if (run.killed) landed[point]++;
+    else assert.equal(run.code, 0, `round ${rounds} failed:\n${run.stderr.slice(-3000)}`);
     // Nothing may be missing at any moment: the new file exists before an input is deleted.
     const present = new Set<string>();
     for (const file of await readTable(store, "ticker")) {
@@ -131,7 +151,11 @@ until_idle_secs = 1.5
     const missing = [...inTopic].filter((id) => !present.has(id));
     assert.deepEqual(missing.slice(0, 10), [], `after round ${rounds} (${point}): records missing`);
   }
-  console.log(`kills by point: ${JSON.stringify(landed)}; leftovers recovered: ${recovered}`);
+  console.log(
+    `kills by point: ${
+      JSON.stringify(landed)
+    } in ${rounds} rounds; leftovers recovered: ${recovered}`,
+  );
   // Kills after a create left inputs behind, and a later run found and removed them.
   if (landed.created + landed.deleting >= 5) assert.ok(recovered > 0, "no rerun met leftovers");
 
