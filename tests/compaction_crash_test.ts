@@ -47,7 +47,8 @@ async function compactAndKill(
   delayMs: number,
 ): Promise<{ killed: boolean; code: number; stderr: string }> {
   const child = cliCommand(args).spawn();
-  child.stdout.cancel();
+  // Drained, not cancelled: a run that finishes writes its report there.
+  const stdout = new Response(child.stdout).text();
   let stderr = "";
   let seen = 0;
   let killed = false;
@@ -65,6 +66,7 @@ async function compactAndKill(
     }
   }
   const status = await child.status;
+  await stdout;
   // A kill that arrived after a clean exit is no kill.
   return { killed: killed && status.signal === "SIGKILL", code: status.code, stderr };
 }
