@@ -4,6 +4,7 @@
  * table). Print it: `deno run -A scripts/permission_table.ts`.
  */
 import { type ConfigEnvironment, parseConfig } from "../src/config/mod.ts";
+import type { ModeFlags } from "../src/modes/context.ts";
 import { ENV_NAMES, type PermissionMode, permissionSet } from "../src/permissions.ts";
 
 const LOCAL = `
@@ -60,12 +61,14 @@ export function normalizedTable(markdown: string): string {
 }
 
 export function permissionTableMarkdown(): string {
-  const rows: Array<[string, PermissionMode, string, Record<string, string>]> = [
+  const rows: Array<[string, PermissionMode, string, ModeFlags]> = [
     ["produce", "produce", LOCAL, {}],
     ["consume (local lake)", "consume", LOCAL, {}],
     ["consume (S3)", "consume", S3, {}],
     ["catalog (local)", "catalog", LOCAL, {}],
     ["catalog (Glue)", "catalog", S3, {}],
+    ["catalog --compact (local)", "catalog", LOCAL, { compact: true }],
+    ["catalog --compact (S3)", "catalog", S3, { compact: true }],
     ["query (DuckDB, checkout only)", "query", LOCAL, { output: "/tmp/result.csv" }],
     ["query (Athena)", "query", S3, { output: "/tmp/result.csv" }],
   ];
@@ -74,7 +77,8 @@ export function permissionTableMarkdown(): string {
   const lines = [
     `Every mode: \`--allow-env=${ENV_NAMES.join(",")}\` \`--ignore-env\` \`--unstable-net\`;`,
     `with \`NOTIFY_SOCKET\` set (systemd), also \`--allow-net\` for \`unix:$NOTIFY_SOCKET\` and`,
-    `\`unix:$RUNTIME_DIRECTORY/notify.sock\` (sd_notify).`,
+    `\`unix:$RUNTIME_DIRECTORY/notify.sock\`, read and write on the latter and write on the former`,
+    `(sd_notify).`,
     "",
     "| Mode | `--allow-net` | `--allow-read` | `--allow-write` | `--allow-sys` |",
     "|---|---|---|---|---|",

@@ -49,6 +49,8 @@ const OPTIONS = {
   source: { type: "string", multiple: true },
   "until-idle": { type: "boolean" },
   "dry-run": { type: "boolean" },
+  compact: { type: "boolean" },
+  before: { type: "string" },
   sql: { type: "string" },
   file: { type: "string", short: "f" },
   named: { type: "string" },
@@ -84,7 +86,7 @@ const MODE_FLAGS: Record<Mode, readonly string[]> = {
     "to-time",
     "into-table",
   ],
-  catalog: ["dry-run", "expire"],
+  catalog: ["dry-run", "expire", "compact", "before"],
   query: ["sql", "file", "named", "param", "format", "output", "chart"],
 };
 
@@ -142,6 +144,11 @@ consume:
 catalog:
       --dry-run           print what would change (tables, columns, properties, partitions)
                           and change nothing; exits 3 like a real run on a breaking change
+      --compact           instead of registering: rewrite the small files of finished hours
+                          into one Parquet file per (hour, Kafka partition), sorted by symbol
+                          and event_time (offsets below the group's committed offset only)
+      --before DAY[THH]   with --compact: hours ending by this UTC day or hour
+                          (default: today 00:00 UTC, i.e. finished days)
       --expire            retention instead of registering: delete dt= partitions older than
                           [store] retention_days (local lake; on S3 use the lifecycle rule in
                           deploy/s3/lifecycle.json); with --dry-run, list them only
@@ -178,6 +185,7 @@ Examples:
   cryptopipe --mode consume --reread --partition 1 --from-offset 1200 --to-offset 1500 \
              --into-table ticker_fix
   cryptopipe --mode catalog --expire --dry-run
+  cryptopipe --mode catalog --compact --before 2026-11-20
   cryptopipe --mode query --named latest
   cryptopipe --mode query --named hourly --param symbol=BTC-USD --param from=2026-11-01
   cryptopipe --mode query --named hourly --format chart --chart hourly.svg
@@ -331,6 +339,8 @@ export function parseCli(args: readonly string[]): Parsed {
       sources: values.source,
       untilIdle: values["until-idle"] ?? false,
       dryRun: values["dry-run"] ?? false,
+      compact: values.compact ?? false,
+      before: values.before,
       sql: values.sql,
       sqlFile: values.file,
       named: values.named,

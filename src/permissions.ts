@@ -212,25 +212,33 @@ export function permissionSet(
         set.write.add(lake);
       } else addAws(storeS3());
       break;
-    case "catalog":
-      // Brokers: retention reads the consumer group's committed offsets before deleting.
-      brokers.forEach((b) => set.net.add(b));
-      if (config.catalog.type === "local") {
+    case "catalog": {
+      // --compact reads the consumer group's committed offsets and rewrites lake files.
+      const compact = flags.compact === true;
+      if (compact) brokers.forEach((b) => set.net.add(b));
+      const hosts: string[] = [];
+      if (config.catalog.type === "glue") {
+        hosts.push(
+          ...awsHosts("glue", config.catalog.endpoint, region(config.catalog.region, environment)),
+        );
+      }
+      if (store.type === "s3" && (config.catalog.type === "glue" || compact)) {
+        hosts.push(...storeS3());
+      }
+      if (hosts.length > 0) addAws(hosts);
+      if (store.type === "local") {
         set.read.add(lake);
         set.write.add(lake);
-      } else {
-        addAws([
-          ...awsHosts("glue", config.catalog.endpoint, region(config.catalog.region, environment)),
-          ...(store.type === "s3" ? storeS3() : []),
-        ]);
       }
       break;
+    }
     case "query":
-      if (config.query.engine === "duckdb") set.read.add(lake);
-      // Athena reads the lake and writes results itself; we only call its API (GetQueryResults).
-      else {addAws(
-          awsHosts("athena", config.query.endpoint, region(config.query.region, environment)),
-        );}
+      if (config.query.engine === "duckdb") {
+        set.read.add(lake);
+      } else {
+        // Athena reads the lake and writes results itself; we only call its API.
+        addAws(awsHosts("athena", config.query.endpoint, region(config.query.region, environment)));
+      }
       if (flags.sqlFile !== undefined) set.read.add(abs(flags.sqlFile));
       if (flags.output !== undefined) set.write.add(abs(flags.output));
       if (flags.chart !== undefined) set.write.add(abs(flags.chart));

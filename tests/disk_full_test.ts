@@ -148,6 +148,9 @@ class EnospcStoreWrapper implements Store {
   folders(prefix: string) {
     return this.inner.folders(prefix);
   }
+  delete(key: string) {
+    return this.inner.delete(key);
+  }
 }
 
 Deno.test("disk full (ENOSPC-injecting store wrapper, in-process): the run fails with the store's error, commits only durable files, and the next run completes the lake", async () => {

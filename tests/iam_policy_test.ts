@@ -1,6 +1,7 @@
 /**
  * The IAM policies in deploy/iam/ against the code: every AWS SDK command a mode's backend
- * sends must be allowed by that mode's policy, and no policy may grant deletes: a static check
+ * sends must be allowed by that mode's policy, and no policy may grant deletes, except
+ * catalog's s3:DeleteObject on the lake prefix (compaction replaces small files): a static check
  * of the two texts, so a new SDK call without its permission fails here. The policies are run
  * for real under moto's IAM enforcement in tests/iam_moto_test.ts; the Glue and Athena ARNs,
  * which moto does not check, are checked against a config below.
@@ -18,6 +19,7 @@ const ACTIONS: Record<string, string[]> = {
   GetObjectCommand: ["s3:GetObject"],
   HeadObjectCommand: ["s3:GetObject"],
   ListObjectsV2Command: ["s3:ListBucket"],
+  DeleteObjectCommand: ["s3:DeleteObject"],
   // lib-storage: CreateMultipartUpload, UploadPart, CompleteMultipartUpload, AbortMultipartUpload.
   Upload: ["s3:PutObject", "s3:AbortMultipartUpload"],
   CreateDatabaseCommand: ["glue:CreateDatabase"],
@@ -32,14 +34,16 @@ const ACTIONS: Record<string, string[]> = {
   StopQueryExecutionCommand: ["athena:StopQueryExecution"],
 };
 
-/** Which backend files each mode's policy covers (the S3 store lists folders for catalog). */
+/**
+ * Which backend files each mode's policy covers. catalog uses the whole S3 store: the folder
+ * listing (partitions = "register") and, for --compact, read, create-once and delete.
+ */
 const MODES: Record<string, { policy: string; files: string[]; only?: RegExp }> = {
-  consume: { policy: "consume.json", files: ["src/store/s3.ts"] },
+  // Deleting is compaction's (catalog mode) alone.
+  consume: { policy: "consume.json", files: ["src/store/s3.ts"], only: /^(?!DeleteObject)/ },
   catalog: {
     policy: "catalog.json",
     files: ["src/catalog/glue.ts", "src/store/s3.ts"],
-    // From the store, catalog uses only the folder listing (partitions = "register").
-    only: /^(?!PutObject|GetObject|HeadObject|Upload$)/,
   },
   query: { policy: "query.json", files: ["src/query/athena.ts"] },
 };
@@ -82,12 +86,22 @@ for (const [mode, { policy, files, only }] of Object.entries(MODES)) {
   });
 }
 
-Deno.test("iam: no policy grants deletes or wildcards", async () => {
+Deno.test("iam: no policy grants deletes or wildcards, but catalog's object deletes on the lake prefix", async () => {
   for (const { policy } of Object.values(MODES)) {
     for (const action of await allowed(policy)) {
+      if (policy === "catalog.json" && action === "s3:DeleteObject") continue;
       assert.doesNotMatch(action, /Delete|\*/, `${policy} grants ${action}`);
     }
   }
+  // The one delete: objects under the lake prefix only, never the bucket or a Glue entity.
+  const text = await Deno.readTextFile(join(ROOT, "deploy", "iam", "catalog.json"));
+  const deleting = (JSON.parse(text).Statement as Array<Statement & { Resource: unknown }>)
+    .filter((s) => [s.Action].flat().some((a) => /Delete/.test(a)));
+  assert.equal(deleting.length, 1);
+  assert.deepEqual([deleting[0].Action].flat().filter((a) => /Delete/.test(a)), [
+    "s3:DeleteObject",
+  ]);
+  assert.equal(deleting[0].Resource, "arn:aws:s3:::${LakeBucket}/${LakePrefix}*");
 });
 
 const LAKE_KEY = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";

@@ -36,6 +36,7 @@ import {
   type TableDefinition,
 } from "./mod.ts";
 import { planTable, problemSummary, type TablePlan, type TableShape } from "./plan.ts";
+import { dedupViewName, dedupViewSelect, PRESTO_TYPES } from "./dedup_view.ts";
 
 /** BatchCreatePartition takes at most 100 partitions per call. */
 export const BATCH_CREATE_LIMIT = 100;
@@ -99,6 +100,45 @@ export function glueTableInput(
         SerializationLibrary: format.serde,
         Parameters: { ...format.serdeParameters },
       },
+    },
+  };
+}
+
+/**
+ * The dedup view as an Athena view in Glue: TableType VIRTUAL_VIEW, with the view's SQL and
+ * column types in base64 JSON inside `/* Presto View: … *\/` (the form Athena itself writes
+ * for CREATE VIEW), and the columns with Hive types for other Glue readers.
+ */
+export function glueDedupViewInput(table: TableDefinition): TableInput {
+  const partitionColumns = table.partitionKeys.map((k) => ({
+    name: k.name,
+    type: "string" as const,
+  }));
+  const all = [
+    ...table.columns.map((c) => ({ name: c.name, type: c.type })),
+    ...partitionColumns,
+  ];
+  const prestoView = {
+    originalSql: dedupViewSelect(table),
+    catalog: "awsdatacatalog",
+    schema: table.database,
+    columns: all.map((c) => ({ name: c.name, type: PRESTO_TYPES[c.type] })),
+  };
+  const encoded = btoa(
+    String.fromCharCode(...new TextEncoder().encode(JSON.stringify(prestoView))),
+  );
+  return {
+    Name: dedupViewName(table.name),
+    Description:
+      `${table.name}, one row per Kafka record (_kafka_topic, _kafka_partition, _kafka_offset)`,
+    TableType: "VIRTUAL_VIEW",
+    Parameters: { presto_view: "true", comment: "Presto View" },
+    ViewOriginalText: `/* Presto View: ${encoded} */`,
+    ViewExpandedText: "/* Presto View */",
+    PartitionKeys: [],
+    StorageDescriptor: {
+      Columns: all.map((c) => ({ Name: c.name, Type: GLUE_TYPES[c.type] })),
+      SerdeInfo: {},
     },
   };
 }
@@ -207,7 +247,36 @@ export class GlueCatalog implements Catalog {
     return (await this.#plan(table)).plan;
   }
 
-  async register(table: TableDefinition, raced = false): Promise<RegisterResult> {
+  /** The table, then its dedup view (catalog/dedup_view.ts) next to it. */
+  async register(table: TableDefinition): Promise<RegisterResult> {
+    const result = await this.#registerTable(table);
+    await this.#registerDedupView(table);
+    return result;
+  }
+
+  /** Create the view, or replace it with the current definition (views hold no data). */
+  async #registerDedupView(table: TableDefinition): Promise<void> {
+    const input = glueDedupViewInput(table);
+    const name = `${this.#database}.${input.Name}`;
+    try {
+      await this.client.send(
+        new CreateTableCommand({ DatabaseName: this.#database, TableInput: input }),
+      );
+    } catch (error) {
+      if (!(error instanceof AlreadyExistsException)) {
+        throw awsFailure(`create Glue view ${name}`, error);
+      }
+      try {
+        await this.client.send(
+          new UpdateTableCommand({ DatabaseName: this.#database, TableInput: input }),
+        );
+      } catch (error) {
+        throw awsFailure(`update Glue view ${name}`, error);
+      }
+    }
+  }
+
+  async #registerTable(table: TableDefinition, raced = false): Promise<RegisterResult> {
     await this.#ensureDatabase();
     const { plan, input, existing } = await this.#plan(table);
     if (plan.action === "refuse") {
@@ -236,7 +305,9 @@ export class GlueCatalog implements Catalog {
       return "updated";
     } catch (error) {
       // Another catalog run created the table between our read and our create: compare again.
-      if (error instanceof AlreadyExistsException && !raced) return this.register(table, true);
+      if (error instanceof AlreadyExistsException && !raced) {
+        return this.#registerTable(table, true);
+      }
       throw awsFailure(`register Glue table ${plan.table}`, error);
     }
   }
@@ -304,7 +375,10 @@ export class GlueCatalog implements Catalog {
         const page = await this.client.send(
           new GetTablesCommand({ DatabaseName: this.#database, NextToken: token }),
         );
-        for (const table of page.TableList ?? []) result.push(this.#definition(table));
+        for (const table of page.TableList ?? []) {
+          // Views (the dedup views) are not lake tables.
+          if (table.TableType !== "VIRTUAL_VIEW") result.push(this.#definition(table));
+        }
         token = page.NextToken;
       } while (token);
     } catch (error) {

@@ -11,6 +11,7 @@ import type { Store, TimePartition } from "../store/mod.ts";
 import type { TablePlan } from "./plan.ts";
 
 export { formatPlans, problemSummary, type TablePlan } from "./plan.ts";
+export { dedupViewName, dedupViewSelect } from "./dedup_view.ts";
 
 export interface TableDefinition {
   readonly database: string;

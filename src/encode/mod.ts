@@ -21,8 +21,11 @@ export interface FileCoverage {
 export interface Encoder {
   readonly format: "parquet" | "jsonl";
   readonly extension: string;
-  /** Rows must carry `_kafka_offset` and be in offset order. */
-  encode(rows: readonly Row[], columns: readonly Column[]): Uint8Array;
+  /**
+   * Rows must carry `_kafka_offset` and be in offset order, unless `coverage` is given (a
+   * compacted file, sorted by symbol and time, states the offsets it covers itself).
+   */
+  encode(rows: readonly Row[], columns: readonly Column[], coverage?: FileCoverage): Uint8Array;
   coverage(bytes: Uint8Array): FileCoverage;
   decode(bytes: Uint8Array): Promise<Row[]>;
 }

@@ -37,8 +37,11 @@ export class ParquetEncoder implements Encoder {
 
   constructor(readonly rowGroupSize: number) {}
 
-  encode(rows: readonly Row[], columns: readonly Column[]): Uint8Array {
-    const coverage = coverageOf(rows);
+  encode(
+    rows: readonly Row[],
+    columns: readonly Column[],
+    coverage: FileCoverage = coverageOf(rows),
+  ): Uint8Array {
     const buffer = parquetWriteBuffer({
       columnData: columns.map((c) => columnData(rows, c)),
       codec: "SNAPPY",

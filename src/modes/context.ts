@@ -11,6 +11,10 @@ export interface ModeFlags {
   readonly untilIdle?: boolean;
   /** catalog: print what would change, change nothing. */
   readonly dryRun?: boolean;
+  /** catalog: compact the lake's finished hours instead of registering tables. */
+  readonly compact?: boolean;
+  /** catalog --compact: compact hours that end by this UTC day or hour. */
+  readonly before?: string;
   readonly sql?: string;
   /** query: read the SQL from this file. */
   readonly sqlFile?: string;

@@ -7,6 +7,9 @@
  *   the same committed offset yields the same first offsets, so a rewrite meets the earlier
  *   file ("exists"): its real coverage is read back from the file, covered rows are skipped
  *   and the rest go to a new file named after their own first offset.
+ * - Compaction (catalog/compact.ts) replaces a bucket's files below the committed offset with
+ *   one file named `<topic>+<partition>+<first>-<last>`; a replay (group reset, lagging group)
+ *   lists each bucket once and skips every row such a file covers, so nothing lands twice.
  * - The hole to close (lake-and-delivery.md §2.4): a commit strictly inside a learned range
  *   would let a later restart start mid-file and write an overlapping file. So the commit is
  *   held until the flushed position passes every learned range.
@@ -33,7 +36,14 @@ import {
   type RejectCode,
   SCHEMA_HEADER,
 } from "../record/mod.ts";
-import { type FileMetadata, objectKey, type Store, timePartition } from "../store/mod.ts";
+import {
+  type FileMetadata,
+  objectKey,
+  parseCompactedFileName,
+  partitionPrefix,
+  type Store,
+  timePartition,
+} from "../store/mod.ts";
 
 export interface LakeTables {
   readonly records: string;
@@ -66,6 +76,17 @@ interface PartitionState {
   readonly covered: Map<string, number>;
   /** The highest covered offset learned; no commit at or below it. */
   holdThrough: number | undefined;
+  /**
+   * bucket id → ranges of this partition that compacted files of the bucket cover, listed once
+   * per bucket and assignment (a reset clears it). A replay skips every row they cover.
+   */
+  readonly compacted: Map<string, readonly OffsetRange[]>;
+}
+
+interface OffsetRange {
+  readonly key: string;
+  readonly first: number;
+  readonly last: number;
 }
 
 /** A message turned into the row it becomes, before it enters a buffer. */
@@ -108,6 +129,7 @@ export class LakeWriter {
         buffer: new PartitionBuffer(tp.topic, tp.partition),
         covered: new Map(),
         holdThrough: undefined,
+        compacted: new Map(),
       };
       this.#partitions.set(id, state);
     }
@@ -298,19 +320,44 @@ export class LakeWriter {
   ): Promise<{ files: number; rows: number }> {
     const id = bucketId(bucket.table, bucket.part);
     const columns = bucket.table === this.tables.errors ? ERROR_COLUMNS : LAKE_COLUMNS;
+    const compacted = await this.#compactedRanges(tp, state, bucket);
     let start = firstAfter(bucket.offsets, state.covered.get(id));
     let files = 0;
     let rows = 0;
     while (start < bucket.rows.length) {
+      const offset = bucket.offsets[start];
+      const inside = compacted.find((r) => r.first <= offset && offset <= r.last);
+      if (inside) {
+        // A compacted file already holds these rows: skip them, and never commit inside it.
+        await this.#checkIncarnation(inside, bucket, start);
+        const next = firstAfter(bucket.offsets, inside.last);
+        this.stats.skippedExisting += next - start;
+        state.holdThrough = Math.max(state.holdThrough ?? -1, inside.last);
+        this.logger.info("compacted file already in the lake, skipping the rows it covers", {
+          key: inside.key,
+          first_offset: inside.first,
+          last_offset: inside.last,
+        });
+        start = next;
+        continue;
+      }
+      // A file stops before the next compacted range, so it never overlaps one.
+      const nextRange = compacted.filter((r) => r.first > offset).reduce(
+        (low, r) => Math.min(low, r.first),
+        Infinity,
+      );
+      const end = Number.isFinite(nextRange)
+        ? firstAfter(bucket.offsets, nextRange - 1)
+        : bucket.rows.length;
       const key = objectKey(
         bucket.table,
         bucket.part,
         tp.topic,
         tp.partition,
-        bucket.offsets[start],
+        offset,
         this.encoder.extension,
       );
-      const slice = bucket.rows.slice(start);
+      const slice = bucket.rows.slice(start, end);
       const bytes = this.encoder.encode(slice, columns);
       this.logger.debug("writing file", { key, rows: slice.length, bytes: bytes.byteLength });
       const result = await this.store.createOnce(key, bytes, fileMetadata(coverageOf(slice)));
@@ -323,7 +370,8 @@ export class LakeWriter {
           slice.length;
         this.stats.bytesWritten += bytes.byteLength;
         this.logger.debug("file written", { key, rows: slice.length });
-        break;
+        start = end;
+        continue;
       }
       // An earlier run wrote this name: learn what it holds and continue after it.
       // The object's metadata when the store has it (an S3 HEAD), else the file itself.
@@ -342,6 +390,40 @@ export class LakeWriter {
       start = next;
     }
     return { files, rows };
+  }
+
+  /**
+   * When the replay holds the compacted file's first offset, it must be the same Kafka record
+   * (same timestamp): a re-created topic restarts its offsets, and skipping would drop new data.
+   */
+  async #checkIncarnation(range: OffsetRange, bucket: Bucket, from: number): Promise<void> {
+    const at = firstAfter(bucket.offsets, range.first - 1);
+    if (at < from || bucket.offsets[at] !== range.first) return;
+    const coverage = coverageFromMetadata(await this.store.metadata(range.key)) ??
+      this.encoder.coverage(await this.store.read(range.key));
+    assertSameIncarnation(range.key, coverage, bucket.rows[at]);
+  }
+
+  /** This partition's compacted ranges in the bucket's folder (one listing per assignment). */
+  async #compactedRanges(
+    tp: TopicPartition,
+    state: PartitionState,
+    bucket: Bucket,
+  ): Promise<readonly OffsetRange[]> {
+    const id = bucketId(bucket.table, bucket.part);
+    let ranges = state.compacted.get(id);
+    if (!ranges) {
+      const found: OffsetRange[] = [];
+      for (const key of await this.store.list(partitionPrefix(bucket.table, bucket.part))) {
+        const name = parseCompactedFileName(key.slice(key.lastIndexOf("/") + 1));
+        if (name?.topic === tp.topic && name.partition === tp.partition) {
+          found.push({ key, first: name.firstOffset, last: name.lastOffset });
+        }
+      }
+      ranges = found;
+      state.compacted.set(id, ranges);
+    }
+    return ranges;
   }
 }
 

@@ -192,6 +192,8 @@ Deno.test("lake writer (fault-injecting store wrapper): a failed write forgets t
       }
       return store.createOnce(key, bytes);
     },
+    // Discovery lists the bucket's folder (compacted files); the real store answers.
+    list: (prefix: string) => store.list(prefix),
   });
   const w = writer(flaky);
   feed(w, 0, 4);
@@ -283,4 +285,50 @@ Deno.test("lake writer: files from before the first-timestamp metadata are trust
   feed(second, 0, 9);
   assert.deepEqual(await second.flush(TP), { files: 1, rows: 5, commit: 10 });
   assert.ok([...(await lakeOffsets(store)).values()].every((n) => n === 1));
+});
+
+Deno.test("lake writer: a replay skips what a compacted file covers, holds the commit inside it, and writes only the rest", async () => {
+  const { store, writer } = await setup();
+  const parquet = createEncoder("parquet");
+  const first = writer(store, parquet);
+  feed(first, 0, 9);
+  await first.flush(TP);
+  // What compaction leaves: one file named by its range (offsets 0..9), the small one gone.
+  const [small] = await store.list("ticker");
+  const bytes = await store.read(small);
+  const compacted = small.replace(
+    "t+0+00000000000000000000.parquet",
+    "t+0+00000000000000000000-00000000000000000009.parquet",
+  );
+  await store.createOnce(compacted, bytes);
+  await store.delete(small);
+
+  // A replay from the beginning (group reset) in two flushes: the first is entirely covered.
+  const replay = writer(store, parquet);
+  feed(replay, 0, 5);
+  assert.deepEqual(await replay.flush(TP), { files: 0, rows: 0, commit: undefined });
+  feed(replay, 6, 14);
+  assert.deepEqual(await replay.flush(TP), { files: 1, rows: 5, commit: 15 });
+  assert.deepEqual(await store.list("ticker"), [
+    compacted,
+    "ticker/dt=2026-11-24/hour=01/t+0+00000000000000000010.parquet",
+  ]);
+  assert.equal(replay.stats.skippedExisting, 10);
+});
+
+Deno.test("lake writer: a compacted file of a re-created topic (other Kafka times) stops the replay instead of skipping", async () => {
+  const { store, writer } = await setup();
+  const parquet = createEncoder("parquet");
+  const first = writer(store, parquet);
+  feed(first, 0, 4);
+  await first.flush(TP);
+  const [small] = await store.list("ticker");
+  await store.createOnce(
+    small.replace(".parquet", "-00000000000000000004.parquet"),
+    await store.read(small),
+  );
+  await store.delete(small);
+  const recreated = writer(store, parquet);
+  for (let o = 0; o <= 4; o++) recreated.add({ ...message(o, H1), timestamp: H1 + 1 }, 0);
+  await assert.rejects(() => recreated.flush(TP), /re-created/);
 });

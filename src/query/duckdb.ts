@@ -5,7 +5,7 @@
  */
 import { join, resolve } from "node:path";
 import type { DuckDBInstance } from "@duckdb/node-api";
-import type { TableDefinition } from "../catalog/mod.ts";
+import { dedupViewName, dedupViewSelect, type TableDefinition } from "../catalog/mod.ts";
 import { RuntimeFailure, UsageError } from "../errors.ts";
 import type { ColumnType } from "../record/mod.ts";
 import type { QueryEngine, QueryResult } from "./mod.ts";
@@ -99,7 +99,15 @@ export class DuckDbEngine implements QueryEngine {
       for (const db of databases) {
         await connection.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(db)}`);
       }
-      for (const table of tables) await connection.run(await viewSql(lakeRoot, table));
+      for (const table of tables) {
+        await connection.run(await viewSql(lakeRoot, table));
+        // The dedup view next to it, as in Glue (catalog/dedup_view.ts).
+        await connection.run(
+          `CREATE OR REPLACE VIEW ${quoteIdent(table.database)}.${
+            quoteIdent(dedupViewName(table.name))
+          } AS ${dedupViewSelect(table)}`,
+        );
+      }
       // Unqualified names resolve like Athena's default database.
       if (databases.length > 0) {
         await connection.run(`SET search_path = ${quoteString([...databases, "main"].join(","))}`);

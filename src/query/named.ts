@@ -1,7 +1,8 @@
 /**
  * Named queries. They stay in the SQL subset DuckDB and Athena (Trino) share, so the same text
- * runs locally and in AWS. `{table}` is replaced by the configured table name, an identifier the
- * config schema already restricts to [a-z][a-z0-9_]*.
+ * runs locally and in AWS. `{table}` is replaced by the configured table's dedup view
+ * (`<table>_dedup`, one row per Kafka record, see catalog/dedup_view.ts), an identifier the config
+ * schema already restricts to [a-z][a-z0-9_]*.
  *
  * Parameters are positional `?` in WHERE clauses only (Athena's rule), bound by the engine:
  * DuckDB binds values; Athena receives each as SQL literal text in ExecutionParameters, quoted
@@ -9,6 +10,7 @@
  * its type first, so a value that is not a symbol or a date never reaches either engine.
  * `dt` and `hour` are strings in both engines, so dates are bound as strings, never as DATE.
  */
+import { dedupViewName } from "../catalog/mod.ts";
 import { UsageError } from "../errors.ts";
 
 export type ParamType = "symbol" | "date";
@@ -166,7 +168,7 @@ export function namedQueryParams(name: string, given: readonly string[]): string
 }
 
 export function namedQuerySql(name: string, table: string): string | undefined {
-  return NAMED_QUERIES[name]?.sql.replaceAll("{table}", table);
+  return NAMED_QUERIES[name]?.sql.replaceAll("{table}", dedupViewName(table));
 }
 
 /**

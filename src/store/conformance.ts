@@ -73,6 +73,23 @@ export function storeConformance(backend: string, makeStore: () => Promise<Store
     assert.ok(contents.includes(text(await store.read(key))));
   });
 
+  test("delete removes a key, leaves its neighbours, and a repeated delete is no error", async (store) => {
+    await store.createOnce("ticker/dt=2026-11-24/hour=07/a", bytes("a"));
+    await store.createOnce("ticker/dt=2026-11-24/hour=07/b", bytes("b"));
+    await store.delete("ticker/dt=2026-11-24/hour=07/a");
+    await store.delete("ticker/dt=2026-11-24/hour=07/a");
+    await store.delete("ticker/never-existed");
+    assert.deepEqual(await store.list("ticker"), ["ticker/dt=2026-11-24/hour=07/b"]);
+    // A deleted key can be created again (compaction's rerun never needs it, but the contract
+    // must not leave a tombstone that blocks a later create-once).
+    assert.equal(
+      await store.createOnce("ticker/dt=2026-11-24/hour=07/a", bytes("again")),
+      "created",
+    );
+    assert.equal(text(await store.read("ticker/dt=2026-11-24/hour=07/a")), "again");
+    await assert.rejects(() => store.delete("../outside"), /not a plain relative path/);
+  });
+
   test("reading a missing key is a runtime failure naming the key", async (store) => {
     await assert.rejects(() => store.read("missing/key.parquet"), (error: Error) => {
       assert.equal(error.name, "RuntimeFailure");

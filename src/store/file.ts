@@ -140,6 +140,20 @@ export class FileStore implements Store {
     return keys.sort();
   }
 
+  async delete(key: string): Promise<void> {
+    const path = this.#path(key);
+    try {
+      // No folder fsync: a delete lost to a power cut brings back a file whose rows a compacted
+      // file already holds, which the next compaction finds and deletes again.
+      await Deno.remove(path);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return;
+      throw new RuntimeFailure(`Cannot delete ${path}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+
   async folders(prefix: string): Promise<string[]> {
     const start = this.#path(prefix.replace(/\/+$/, ""));
     const names: string[] = [];

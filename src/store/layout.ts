@@ -88,3 +88,40 @@ export function parseFileName(name: string):
     extension: match.groups.ext,
   };
 }
+
+/**
+ * A compacted file: every row of one (hour, Kafka partition) from `first` to `last`, sorted by
+ * symbol and time. Its name states the range, so consume's discovery can skip all of it.
+ */
+export function compactedFileName(
+  topic: string,
+  partition: number,
+  firstOffset: number,
+  lastOffset: number,
+  extension: string,
+): string {
+  return `${topic}+${partition}+${String(firstOffset).padStart(20, "0")}-${
+    String(lastOffset).padStart(20, "0")
+  }.${extension}`;
+}
+
+const COMPACTED_PATTERN =
+  /^(?<topic>[A-Za-z0-9._-]+)\+(?<partition>\d+)\+(?<first>\d{20})-(?<last>\d{20})\.(?<ext>[a-z]+(\.gz)?)$/;
+
+/** Parse a compacted file's name; undefined for a plain (per-flush) file or a foreign one. */
+export function parseCompactedFileName(name: string):
+  | { topic: string; partition: number; firstOffset: number; lastOffset: number; extension: string }
+  | undefined {
+  const match = COMPACTED_PATTERN.exec(name);
+  if (!match?.groups) return undefined;
+  const firstOffset = Number(match.groups.first);
+  const lastOffset = Number(match.groups.last);
+  if (lastOffset < firstOffset) return undefined;
+  return {
+    topic: match.groups.topic,
+    partition: Number(match.groups.partition),
+    firstOffset,
+    lastOffset,
+    extension: match.groups.ext,
+  };
+}

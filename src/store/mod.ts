@@ -30,6 +30,11 @@ export interface Store {
    * at all. Local store only; on S3 the bucket's lifecycle rule expires objects.
    */
   removeFolder?(prefix: string): Promise<void>;
+  /**
+   * Remove `key`; a missing key is not an error (a rerun may repeat a delete). Only compaction
+   * calls it, after the file that replaces the key is durable.
+   */
+  delete(key: string): Promise<void>;
 }
 
 export function createStore(config: Pick<LoadedConfig, "store">): Store {

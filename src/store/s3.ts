@@ -6,6 +6,7 @@
  * `kms_key_id`) and `ExpectedBucketOwner` on every call (`expected_bucket_owner`).
  */
 import {
+  DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -206,6 +207,21 @@ export class S3Store implements Store {
       for (const object of page.Contents ?? []) keys.push(object.Key!.slice(this.#prefix.length));
     }
     return keys.sort();
+  }
+
+  /** S3 answers 204 for a missing key too, so a repeated delete is harmless. */
+  async delete(key: string): Promise<void> {
+    const fullKey = this.#key(key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: fullKey }));
+    } catch (error) {
+      throw this.#failure(
+        `delete ${this.#url(fullKey)}`,
+        "s3:DeleteObject",
+        this.#objectArn(fullKey),
+        error,
+      );
+    }
   }
 
   async folders(prefix: string): Promise<string[]> {
