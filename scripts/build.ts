@@ -203,7 +203,6 @@ export function bakedPermissions(configFile: string, installedConfig: string, wo
   const installedEnv: Record<string, string | undefined> = {
     HOME: "/var/lib/cryptopipe",
     NOTIFY_SOCKET: "/run/systemd/notify",
-    RUNTIME_DIRECTORY: "/run/cryptopipe",
     AWS_REGION: Deno.env.get("AWS_REGION"),
   };
   // Secrets are not read at build time (only their paths matter), nor this machine's overrides.
@@ -212,9 +211,17 @@ export function bakedPermissions(configFile: string, installedConfig: string, wo
     envEntries: () => [],
     readTextFile: () => "not read at build time",
   });
-  const environment = { env: (name: string) => installedEnv[name], cwd: workDir };
+  // The template unit gives each instance RuntimeDirectory=cryptopipe/%i (deploy/systemd).
+  const environment = (mode: string) => ({
+    env: (name: string) =>
+      name === "RUNTIME_DIRECTORY" ? `/run/cryptopipe/${mode}` : installedEnv[name],
+    cwd: workDir,
+  });
   const modes = ["produce", "consume", "catalog", "query"] as const;
-  return permissionFlags(unionOf(modes.map((m) => permissionSet(m, config, {}, environment))));
+  // catalog with --compact: its widest set (brokers, lake rewrites).
+  return permissionFlags(
+    unionOf(modes.map((m) => permissionSet(m, config, { compact: true }, environment(m)))),
+  );
 }
 
 async function buildCompiled(args: string[]): Promise<void> {

@@ -121,7 +121,9 @@ output_location = "s3://my-results/athena/"
   const catalog = allowed(modePermissions("catalog", config, {}, at(HOME)), "net")!;
   assert.ok(catalog.includes("glue.eu-west-1.amazonaws.com"));
   assert.ok(catalog.includes("s3.eu-west-1.amazonaws.com"));
-  assert.ok(catalog.includes("127.0.0.1:9092"), "retention reads committed offsets");
+  assert.ok(!catalog.includes("127.0.0.1:9092"), "registering needs no broker");
+  const compact = allowed(modePermissions("catalog", config, { compact: true }, at(HOME)), "net")!;
+  assert.ok(compact.includes("127.0.0.1:9092"), "compaction reads committed offsets");
   const query = modePermissions("query", config, { output: "out/result.csv" }, at(HOME));
   assert.deepEqual(allowed(query, "net"), [
     IMDS_HOST,

@@ -72,6 +72,8 @@ export function artifactEnv(
     HOME: bundle.home,
     DENO_DIR: bundle.denoDir,
     NO_COLOR: "1",
+    // Text logs, as on a terminal (tests/helpers.ts childEnv): the tests match `error:` lines.
+    CRYPTOPIPE_LOG__FORMAT: "text",
     ...extra,
   };
 }

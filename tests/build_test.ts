@@ -115,14 +115,28 @@ path = "lake"
   assert.deepEqual(list("net"), [
     "api.coingecko.com:443",
     "kafka-1.internal:9092",
-    "unix:/run/cryptopipe/notify.sock",
+    "unix:/run/cryptopipe/catalog/notify.sock",
+    "unix:/run/cryptopipe/consume/notify.sock",
+    "unix:/run/cryptopipe/produce/notify.sock",
+    "unix:/run/cryptopipe/query/notify.sock",
     "unix:/run/systemd/notify",
   ]);
   assert.deepEqual(list("read"), [
     "/etc/cryptopipe/cryptopipe.toml",
     "/run/credentials",
+    "/run/cryptopipe/catalog/notify.sock",
+    "/run/cryptopipe/consume/notify.sock",
+    "/run/cryptopipe/produce/notify.sock",
+    "/run/cryptopipe/query/notify.sock",
     "/var/lib/cryptopipe/lake",
   ]);
-  assert.deepEqual(list("write"), ["/var/lib/cryptopipe/lake"]);
+  assert.deepEqual(list("write"), [
+    "/run/cryptopipe/catalog/notify.sock",
+    "/run/cryptopipe/consume/notify.sock",
+    "/run/cryptopipe/produce/notify.sock",
+    "/run/cryptopipe/query/notify.sock",
+    "/run/systemd/notify",
+    "/var/lib/cryptopipe/lake",
+  ]);
   assert.ok(flags.includes("--ignore-env") && flags.includes("--unstable-net"));
 });

@@ -60,7 +60,7 @@ async function printConfig(toml: string): Promise<{ code: number; stderr: string
   const file = join(dir, "c.toml");
   await Deno.writeTextFile(file, toml);
   const stderr: string[] = [];
-  const code = await runCli(["--print-config", "--config", file], {
+  const code = await runCli(["--print-config", "--log-format", "text", "--config", file], {
     stdout: () => Promise.resolve(),
     stderr: (text) => stderr.push(text),
     forceExit: () => {},
