@@ -2,6 +2,7 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { configSchema } from "../src/config/schema.ts";
+import type { SecureBrokerInfo } from "../scripts/local_kafka.ts";
 import { S3Store } from "../src/store/s3.ts";
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -16,6 +17,17 @@ export function testBrokers(): string {
     );
   }
   return brokers;
+}
+
+/** The secured broker `deno task test` started; missing means the tests were run the wrong way. */
+export function secureTestBroker(): SecureBrokerInfo {
+  const file = Deno.env.get("CRYPTOPIPE_TEST_SECURE_KAFKA");
+  if (!file) {
+    throw new Error(
+      "CRYPTOPIPE_TEST_SECURE_KAFKA is not set: run the tests with `deno task test`, which starts the secured Kafka broker",
+    );
+  }
+  return JSON.parse(Deno.readTextFileSync(file));
 }
 
 export function uniqueName(prefix: string): string {

@@ -6,22 +6,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { SecureBrokerInfo } from "../scripts/local_kafka.ts";
 import { createKafkaBus } from "../src/bus/kafka.ts";
 import { parseConfig } from "../src/config/mod.ts";
 import { createLogger } from "../src/log.ts";
-import { cli, uniqueName, workspace } from "./helpers.ts";
-
-/** The secured broker `deno task test` started; missing means the tests were run the wrong way. */
-function secureBroker(): SecureBrokerInfo {
-  const file = Deno.env.get("CRYPTOPIPE_TEST_SECURE_KAFKA");
-  if (!file) {
-    throw new Error(
-      "CRYPTOPIPE_TEST_SECURE_KAFKA is not set: run the tests with `deno task test`, which starts the secured Kafka broker",
-    );
-  }
-  return JSON.parse(Deno.readTextFileSync(file));
-}
+import { cli, secureTestBroker as secureBroker, uniqueName, workspace } from "./helpers.ts";
 
 /** kcat over SASL_SSL + SCRAM-SHA-512: the topic as an independent client sees it. */
 async function kcatSecureDump(

@@ -18,6 +18,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { freePort } from "../scripts/local_kafka.ts";
 import { startExchangeServer } from "./exchange_server.ts";
+import { CliProcess, sleep } from "./processes.ts";
 import {
   AWS_TEST_ENV,
   baseToml,
@@ -25,6 +26,7 @@ import {
   type CliResult,
   freshBucket,
   kcatDump,
+  secureTestBroker,
   testBrokers,
   testS3Endpoint,
   testS3Store,
@@ -95,12 +97,17 @@ Deno.test("secret sentinels: no secret reaches output, logs, lake, catalog or to
   try {
     const topic = uniqueName("sentinel");
     const group = uniqueName("group");
+    // Every run serves /metrics and /health here (produce and consume); produce's is scraped.
+    const metricsPort = freePort();
     const { dir, config, lake } = await workspace(baseToml(
       topic,
       group,
       `
 [log]
 level = "debug"
+
+[metrics]
+listen = "127.0.0.1:${metricsPort}"
 
 [sources.gecko]
 type = "coingecko"
@@ -169,10 +176,30 @@ format = "jsonl"
     server.fail("/data/pricemultifull", {
       body: `<html><body>invalid api key ${SENTINELS.cryptocompare}</body></html>`,
     });
-    const produced = record(
+    const producing = new CliProcess(
       "produce",
-      await cli(["--mode", "produce", "--config", config, "--duration", "3s"], ENV),
+      ["--mode", "produce", "--config", config, "--duration", "4s"],
+      ENV,
     );
+    let scraped = "";
+    while (!producing.exited && !/cryptopipe_records_out_total\S* [1-9]/.test(scraped)) {
+      await sleep(200);
+      scraped = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text())
+        .catch(() => "");
+    }
+    assert.match(scraped, /cryptopipe_records_out_total\S* [1-9]/, "the metrics were scraped");
+    places.set("produce: /metrics", scraped);
+    places.set(
+      "produce: /health",
+      await fetch(`http://127.0.0.1:${metricsPort}/health`).then((r) => r.text()),
+    );
+    const producedStatus = await producing.status;
+    await producing.stop();
+    const produced = record("produce", {
+      code: producedStatus.code,
+      stdout: producing.stdout,
+      stderr: producing.stderr,
+    });
     assert.equal(produced.code, 0, produced.stderr);
     // The keys were sent to the provider, in its header.
     const sent = (prefix: string, header: string) =>
@@ -249,6 +276,20 @@ format = "jsonl"
       "consume",
       "--until-idle",
     ], saslFileConfig);
+    // The sentinel as a wrong password, over TLS to the real SCRAM listener of the secured broker.
+    const secure = secureTestBroker();
+    const wrongPassword = join(dir, "wrong-password.toml");
+    await Deno.writeTextFile(
+      wrongPassword,
+      (await Deno.readTextFile(saslEnvConfig)).replace(testBrokers(), secure.saslSsl) +
+        `\n[bus.tls]\nca_file = "${secure.pki.caCert}"\n`,
+    );
+    for (const mode of [["produce", "--max-records", "5"], ["consume", "--until-idle"]]) {
+      await failing(`${mode[0]}, wrong SASL password (SCRAM over TLS)`, [
+        "--mode",
+        ...mode,
+      ], wrongPassword);
+    }
     const unreachable = join(dir, "unreachable.toml");
     await Deno.writeTextFile(
       unreachable,
