@@ -219,9 +219,17 @@ export function bakedPermissions(configFile: string, installedConfig: string, wo
   });
   const modes = ["produce", "consume", "catalog", "query"] as const;
   // catalog with --compact: its widest set (brokers, lake rewrites).
-  return permissionFlags(
-    unionOf(modes.map((m) => permissionSet(m, config, { compact: true }, environment(m)))),
+  const union = unionOf(
+    modes.map((m) => permissionSet(m, config, { compact: true }, environment(m))),
   );
+  // produce and consume on one host need a port each (CRYPTOPIPE_METRICS__LISTEN in a mode's
+  // env file), which the build cannot see: any port of the configured loopback host.
+  const listen = config.metrics.listen;
+  if (listen) {
+    union.net.delete(listen);
+    union.net.add(listen.slice(0, listen.lastIndexOf(":")));
+  }
+  return permissionFlags(union);
 }
 
 async function buildCompiled(args: string[]): Promise<void> {

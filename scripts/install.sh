@@ -15,10 +15,11 @@
 #   /etc/cryptopipe/cryptopipe.toml          only if absent (from cryptopipe.example.toml), 0644
 #   /etc/cryptopipe/cryptopipe.example.toml  the current reference of every key, 0644
 #   /etc/cryptopipe/credentials/             0700, created empty if absent, never touched
-#   /etc/systemd/system/{cryptopipe@.service,cryptopipe-catalog.service,cryptopipe-catalog.timer}
+#   /etc/systemd/system/{cryptopipe@.service,cryptopipe-{catalog,upkeep}.{service,timer}}
 # On a live systemd (not with --root or --no-systemctl): daemon-reload when a unit changed,
 # try-restart of running cryptopipe units when anything changed, and enable --now for each
-# --enable MODE (produce, consume: cryptopipe@MODE; catalog: cryptopipe-catalog.timer).
+# --enable MODE (produce, consume: cryptopipe@MODE; catalog: cryptopipe-catalog.timer;
+# upkeep: cryptopipe-upkeep.timer, daily compaction).
 #
 # --root DIR      install under DIR (a DESTDIR-style prefix); implies --no-systemctl
 # --no-systemctl  never call systemctl
@@ -51,10 +52,10 @@ while [ $# -gt 0 ]; do
       ;;
     --no-systemctl) systemctl_ok=no; shift ;;
     --enable)
-      [ $# -ge 2 ] || fail "--enable needs a mode (produce, consume or catalog)"
+      [ $# -ge 2 ] || fail "--enable needs a mode (produce, consume, catalog or upkeep)"
       case "$2" in
-        produce | consume | catalog) enable="$enable $2" ;;
-        *) fail "--enable $2: use produce, consume or catalog (query is run by hand)" ;;
+        produce | consume | catalog | upkeep) enable="$enable $2" ;;
+        *) fail "--enable $2: use produce, consume, catalog or upkeep (query is run by hand)" ;;
       esac
       shift 2
       ;;
@@ -92,7 +93,8 @@ fi
 units="$here/deploy/systemd"
 example="$here/cryptopipe.example.toml"
 for f in "$units/cryptopipe@.service" "$units/cryptopipe-catalog.service" \
-  "$units/cryptopipe-catalog.timer" "$example"; do
+  "$units/cryptopipe-catalog.timer" "$units/cryptopipe-upkeep.service" \
+  "$units/cryptopipe-upkeep.timer" "$example"; do
   [ -f "$f" ] || fail "$f is missing: run from a checkout or the install tarball"
 done
 
@@ -161,7 +163,8 @@ fi
 dir "$etc/credentials" 0700
 
 dir "$sysd" 0755
-for unit in cryptopipe@.service cryptopipe-catalog.service cryptopipe-catalog.timer; do
+for unit in cryptopipe@.service cryptopipe-catalog.service cryptopipe-catalog.timer \
+  cryptopipe-upkeep.service cryptopipe-upkeep.timer; do
   if put "$units/$unit" "$sysd/$unit" 0644; then changed_units=yes; fi
 done
 
@@ -177,8 +180,8 @@ if [ "$live" = yes ]; then
     systemctl try-restart 'cryptopipe@*.service' 2>/dev/null || true
   fi
   for mode in $enable; do
-    if [ "$mode" = catalog ]; then
-      systemctl enable --now cryptopipe-catalog.timer
+    if [ "$mode" = catalog ] || [ "$mode" = upkeep ]; then
+      systemctl enable --now "cryptopipe-$mode.timer"
     else
       systemctl enable --now "cryptopipe@$mode.service"
     fi
@@ -196,5 +199,6 @@ Next steps:
   2. Secrets: /etc/cryptopipe/credentials/<name> (root, 0600) plus a LoadCredential= drop-in,
      see /opt/cryptopipe/deploy/credentials.conf.example.
   3. Start:  systemctl enable --now cryptopipe@produce cryptopipe@consume cryptopipe-catalog.timer
+             (daily compaction: systemctl enable --now cryptopipe-upkeep.timer)
      Watch:  journalctl -u 'cryptopipe@*' -u cryptopipe-catalog -f
 EOF

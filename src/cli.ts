@@ -386,6 +386,23 @@ function checkoutCommit(): string {
 /** AWS credentials of the environment: redacted from output like the config's secrets. */
 const AWS_SECRET_VARIABLES = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"];
 
+/**
+ * AWS endpoints come from the TOML only, where https is enforced: the SDK would otherwise take
+ * AWS_ENDPOINT_URL[_<SERVICE>] from the environment (or endpoint_url from a profile) unchecked,
+ * plain http included.
+ */
+function refuseConfiguredAwsEndpoints(): void {
+  const names = Object.keys(Deno.env.toObject()).filter((n) => /^AWS_ENDPOINT_URL(_|$)/.test(n));
+  if (names.length > 0) {
+    throw new UsageError(
+      `${names.join(", ")} is set: cryptopipe takes AWS endpoints only from the config ` +
+        `([store] endpoint, [catalog] endpoint, [query] endpoint), where https is checked`,
+    );
+  }
+  // Profiles' endpoint_url too.
+  Deno.env.set("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true");
+}
+
 export async function runCli(args: readonly string[], cliIo: CliIo = denoIo): Promise<number> {
   for (const name of AWS_SECRET_VARIABLES) registerSecretValue(Deno.env.get(name));
   // Every line to stderr (logs, errors, stacks) passes the redaction: libraries' messages may
@@ -411,6 +428,7 @@ export async function runCli(args: readonly string[], cliIo: CliIo = denoIo): Pr
       );
       return EXIT.ok;
     }
+    refuseConfiguredAwsEndpoints();
     const configWarnings: string[] = [];
     const environment = denoConfigEnvironment(configWarnings);
     const scope = secretScopeOf(parsed.printConfig ? undefined : parsed.mode, parsed.flags);

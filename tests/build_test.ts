@@ -107,12 +107,15 @@ symbols = ["BTC-USD"]
 api_key_credential = "coingecko-key"
 [store]
 path = "lake"
+[metrics]
+listen = "127.0.0.1:9464"
 `,
   );
   const flags = bakedPermissions(config, "/etc/cryptopipe/cryptopipe.toml", "/var/lib/cryptopipe");
   const list = (kind: string) =>
     flags.find((f) => f.startsWith(`--allow-${kind}=`))?.split("=")[1].split(",");
   assert.deepEqual(list("net"), [
+    "127.0.0.1", // any port: produce and consume each serve metrics on their own
     "api.coingecko.com:443",
     "kafka-1.internal:9092",
     "unix:/run/cryptopipe/catalog/notify.sock",

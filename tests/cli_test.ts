@@ -121,6 +121,12 @@ const badInputs: Array<
     error: /bus\.sasl\.password_env: environment variable CRYPTOPIPE_NOPE is not set/,
   },
   {
+    name: "AWS endpoint from the environment (https is checked only in the config)",
+    args: ["--mode", "consume"],
+    env: { AWS_ENDPOINT_URL_S3: "http://s3.eu-west-1.amazonaws.com" },
+    error: /AWS_ENDPOINT_URL_S3 is set: cryptopipe takes AWS endpoints only from the config/,
+  },
+  {
     name: "bad env override",
     toml: "",
     args: ["--mode", "produce"],

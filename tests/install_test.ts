@@ -72,6 +72,8 @@ Deno.test("install.sh: puts the binary, config, examples and units in place with
       "etc/systemd/system/cryptopipe@.service": "644",
       "etc/systemd/system/cryptopipe-catalog.service": "644",
       "etc/systemd/system/cryptopipe-catalog.timer": "644",
+      "etc/systemd/system/cryptopipe-upkeep.service": "644",
+      "etc/systemd/system/cryptopipe-upkeep.timer": "644",
     });
     assert.equal(
       await Deno.readTextFile(join(root, "opt/cryptopipe/cryptopipe")),
@@ -170,7 +172,10 @@ Deno.test("install.sh: a missing or incomplete artifact and unknown options are 
       [["--root", root, join(dir, "nope")], /artifact .*nope not found/],
       [["--root", root, "--bogus"], /unknown option --bogus/],
       [["--root", join(dir, "missing-root"), join(dir, "x")], /--root .*: no such directory/],
-      [["--root", root, "--enable", "query"], /--enable query: use produce, consume or catalog/],
+      [
+        ["--root", root, "--enable", "query"],
+        /--enable query: use produce, consume, catalog or upkeep/,
+      ],
     ];
     const partial = join(dir, "partial");
     await Deno.mkdir(partial);

@@ -15,12 +15,14 @@ import { REPO_ROOT } from "./helpers.ts";
 import { fakeBinary, runInstall } from "./installer.ts";
 
 const UNITS_DIR = join(REPO_ROOT, "deploy", "systemd");
-/** What to verify: the template for each long-running mode, and the catalog pair. */
+/** What to verify: the template for each long-running mode, and the catalog and upkeep pairs. */
 const VERIFIED = [
   "cryptopipe@produce.service",
   "cryptopipe@consume.service",
   "cryptopipe-catalog.service",
   "cryptopipe-catalog.timer",
+  "cryptopipe-upkeep.service",
+  "cryptopipe-upkeep.timer",
 ];
 const HOST_UNITS = ["/usr/lib/systemd/system", "/lib/systemd/system"];
 
@@ -61,6 +63,10 @@ async function installedRoot(dir: string): Promise<string> {
     args: ["-a", host, join(root, "usr/lib/systemd/system")],
   }).output();
   assert.equal(copy.code, 0, new TextDecoder().decode(copy.stderr));
+  // ExecReload= runs the host's kill: it must be in place too.
+  await Deno.mkdir(join(root, "bin"), { recursive: true });
+  await Deno.copyFile(await Deno.realPath("/bin/kill"), join(root, "bin/kill"));
+  await Deno.chmod(join(root, "bin/kill"), 0o755);
   return root;
 }
 
@@ -170,7 +176,10 @@ function hardening(unit: string): string[] {
 Deno.test("systemd units: one hardening for every service, restarts that stop on a config error, never MemoryDenyWriteExecute, no secrets in ExecStart", async () => {
   const template = await Deno.readTextFile(join(UNITS_DIR, "cryptopipe@.service"));
   const catalog = await Deno.readTextFile(join(UNITS_DIR, "cryptopipe-catalog.service"));
+  const upkeep = await Deno.readTextFile(join(UNITS_DIR, "cryptopipe-upkeep.service"));
   assert.deepEqual(hardening(catalog), hardening(template));
+  assert.deepEqual(hardening(upkeep), hardening(template));
+  assert.ok(template.split("\n").includes("ExecReload=/bin/kill -HUP $MAINPID"), "reload: SIGHUP");
   for (
     const line of [
       "Type=notify",
@@ -185,7 +194,9 @@ Deno.test("systemd units: one hardening for every service, restarts that stop on
   ) {
     assert.ok(template.split("\n").includes(line), `cryptopipe@.service lacks ${line}`);
   }
-  for (const [name, unit] of [["template", template], ["catalog", catalog]]) {
+  for (
+    const [name, unit] of [["template", template], ["catalog", catalog], ["upkeep", upkeep]]
+  ) {
     for (
       const line of [
         "ProtectSystem=strict",

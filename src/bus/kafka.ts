@@ -146,13 +146,15 @@ function saslOptions(
 }
 
 /**
- * kafkajs's `ssl` option (Node's tls.connect options) from `[bus.tls]`. Verification stays on:
- * nothing here (or anywhere) sets rejectUnauthorized, so Node's default (verify) holds.
+ * kafkajs's `ssl` option (Node's tls.connect options) from `[bus.tls]`. Verification is always
+ * on; tests/tls_verification_test.ts keeps any switch that turns it off out of the code.
  */
 function tlsOptions(config: LoadedConfig): ConnectionOptions | undefined {
   if (!config.bus.tls) return undefined;
   const material = config.secrets.busTls ?? {};
   return {
+    // Explicit, so Node's environment switch for it cannot turn verification off.
+    rejectUnauthorized: true,
     ...(material.ca ? { ca: [material.ca] } : {}),
     ...(material.cert ? { cert: material.cert } : {}),
     ...(material.key ? { key: material.key.reveal() } : {}),

@@ -17,7 +17,11 @@ const MIN_KNOWN_LENGTH = 4;
 
 /** Make {@link redact} blank out `value` wherever it appears. */
 export function registerSecretValue(value: string | undefined): void {
-  if (value !== undefined && value.length >= MIN_KNOWN_LENGTH) knownValues.add(value);
+  if (value === undefined || value.length < MIN_KNOWN_LENGTH) return;
+  knownValues.add(value);
+  // JSON log lines are redacted after serializing: a value with a quote or a backslash appears
+  // there escaped.
+  knownValues.add(JSON.stringify(value).slice(1, -1));
 }
 
 const SECRET_NAMES =
