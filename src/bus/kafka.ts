@@ -351,31 +351,20 @@ class KafkaGroupConsumer implements Consumer {
   }
 }
 
-class KafkaBus implements Bus {
-  readonly #kafka: Kafka;
-  /** Certificate and plaintext-vs-TLS failures end a connect at once instead of after retries. */
-  readonly #watch = new TransportWatch();
+/** One admin connection, opened on first use through the transport watch (TLS fails fast). */
+class LazyAdmin {
   #admin?: Admin;
-  readonly describe: string;
-
   constructor(
-    readonly config: LoadedConfig,
-    readonly logger: Logger,
-    options: KafkaBusOptions = {},
-  ) {
-    this.#kafka = new Kafka(kafkaConfig(config, logger, this.#watch, options.mskSigner));
-    this.describe = `kafka ${config.bus.brokers.join(",")}`;
-  }
+    readonly kafka: Kafka,
+    readonly watch: TransportWatch,
+    readonly brokers: readonly string[],
+  ) {}
 
-  get brokers(): readonly string[] {
-    return this.config.bus.brokers;
-  }
-
-  async #adminClient(): Promise<Admin> {
+  async get(): Promise<Admin> {
     if (!this.#admin) {
-      const admin = this.#kafka.admin();
+      const admin = this.kafka.admin();
       try {
-        await this.#watch.race(admin.connect());
+        await this.watch.race(admin.connect());
       } catch (error) {
         throw kafkaFailure("connect to Kafka", this.brokers, error);
       }
@@ -384,8 +373,35 @@ class KafkaBus implements Bus {
     return this.#admin;
   }
 
+  async disconnect(): Promise<void> {
+    await this.#admin?.disconnect();
+    this.#admin = undefined;
+  }
+}
+
+class KafkaBus implements Bus {
+  readonly #kafka: Kafka;
+  /** Certificate and plaintext-vs-TLS failures end a connect at once instead of after retries. */
+  readonly #watch = new TransportWatch();
+  readonly #admin: LazyAdmin;
+  readonly describe: string;
+
+  constructor(
+    readonly config: LoadedConfig,
+    readonly logger: Logger,
+    options: KafkaBusOptions = {},
+  ) {
+    this.#kafka = new Kafka(kafkaConfig(config, logger, this.#watch, options.mskSigner));
+    this.#admin = new LazyAdmin(this.#kafka, this.#watch, config.bus.brokers);
+    this.describe = `kafka ${config.bus.brokers.join(",")}`;
+  }
+
+  get brokers(): readonly string[] {
+    return this.config.bus.brokers;
+  }
+
   async ensureTopics(topics: readonly string[]): Promise<void> {
-    const admin = await this.#adminClient();
+    const admin = await this.#admin.get();
     try {
       const existing = new Set(await admin.listTopics());
       const missing = topics.filter((t) => !existing.has(t));
@@ -457,7 +473,7 @@ class KafkaBus implements Bus {
   }
 
   async topicOffsets(topic: string): Promise<PartitionOffsets[]> {
-    const admin = await this.#adminClient();
+    const admin = await this.#admin.get();
     try {
       const offsets = await admin.fetchTopicOffsets(topic);
       return offsets.map((o) => ({
@@ -471,7 +487,7 @@ class KafkaBus implements Bus {
   }
 
   async committedOffsets(groupId: string, topic: string): Promise<Map<number, number>> {
-    const admin = await this.#adminClient();
+    const admin = await this.#admin.get();
     try {
       const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
       const result = new Map<number, number>();
@@ -485,8 +501,7 @@ class KafkaBus implements Bus {
   }
 
   async close(): Promise<void> {
-    await this.#admin?.disconnect();
-    this.#admin = undefined;
+    await this.#admin.disconnect();
   }
 }
 
@@ -512,31 +527,19 @@ export function createKafkaBus(
 class KafkaGroupAdmin implements GroupAdmin {
   readonly #kafka: Kafka;
   readonly #watch = new TransportWatch();
-  #admin?: Admin;
+  readonly #admin: LazyAdmin;
 
   constructor(readonly config: LoadedConfig, readonly logger: Logger) {
     this.#kafka = new Kafka(kafkaConfig(config, logger, this.#watch));
+    this.#admin = new LazyAdmin(this.#kafka, this.#watch, config.bus.brokers);
   }
 
   get brokers(): readonly string[] {
     return this.config.bus.brokers;
   }
 
-  async #client(): Promise<Admin> {
-    if (!this.#admin) {
-      const admin = this.#kafka.admin();
-      try {
-        await this.#watch.race(admin.connect());
-      } catch (error) {
-        throw kafkaFailure("connect to Kafka", this.brokers, error);
-      }
-      this.#admin = admin;
-    }
-    return this.#admin;
-  }
-
   async groupState(groupId: string): Promise<GroupState> {
-    const admin = await this.#client();
+    const admin = await this.#admin.get();
     try {
       const { groups } = await admin.describeGroups([groupId]);
       const group = groups.find((g) => g.groupId === groupId);
@@ -550,7 +553,7 @@ class KafkaGroupAdmin implements GroupAdmin {
   }
 
   async offsetsAtTime(topic: string, epochMs: number): Promise<Map<number, number>> {
-    const admin = await this.#client();
+    const admin = await this.#admin.get();
     try {
       // The first offset whose timestamp is at or after epochMs; the log end when none is.
       const offsets = await admin.fetchTopicOffsetsByTimestamp(topic, epochMs);
@@ -565,7 +568,7 @@ class KafkaGroupAdmin implements GroupAdmin {
     topic: string,
     offsets: ReadonlyMap<number, number>,
   ): Promise<void> {
-    const admin = await this.#client();
+    const admin = await this.#admin.get();
     try {
       // kafkajs checks again that the group is Empty or Dead (no live member) before it commits.
       await admin.setOffsets({
@@ -665,7 +668,7 @@ class KafkaGroupAdmin implements GroupAdmin {
       signal.removeEventListener("abort", onAbort);
       await consumer.disconnect().catch(() => {});
       try {
-        const admin = await this.#client();
+        const admin = await this.#admin.get();
         await admin.deleteGroups([groupId]);
       } catch (error) {
         this.logger.debug("could not delete the throwaway group", {
@@ -677,8 +680,7 @@ class KafkaGroupAdmin implements GroupAdmin {
   }
 
   async close(): Promise<void> {
-    await this.#admin?.disconnect();
-    this.#admin = undefined;
+    await this.#admin.disconnect();
   }
 }
 
