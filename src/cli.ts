@@ -556,7 +556,7 @@ function failureOf(error: unknown, debug: boolean): { code: number; message: str
   }
   return {
     code: EXIT.runtime,
-    message: `unexpected failure: ${messageOf(error)}${
+    message: `unexpected failure: ${messageOf(error).split("\n")[0]}${
       debug ? "" : " (run with --log-level debug for details)"
     }`,
   };

@@ -110,7 +110,6 @@ async function produceConsumeRoundTrip(
 
   const consumed = await cli(["--mode", "consume", "--config", config, "--until-idle"], env);
   assert.equal(consumed.code, 0, consumed.stderr);
-  // catalog and query load the same config, so they need its secret sources too.
   const cataloged = await cli(["--mode", "catalog", "--config", config], env);
   assert.equal(cataloged.code, 0, cataloged.stderr);
   const queried = await cli([

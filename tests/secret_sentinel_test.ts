@@ -5,14 +5,13 @@
  * level — produce (REST sources on the local exchange server, which records the headers it
  * gets: the keys must be SENT), consume to a local lake and to S3 (moto), catalog,
  * catalog --dry-run, query, --print-config (TOML and JSON), --help — and so do failing runs:
- * SASL against a broker without SASL, an unreachable broker, a bucket that does not exist,
- * an S3 endpoint that is down. Then stdout, stderr, every lake and catalog file, the lake read
- * back through DuckDB, the objects in the bucket and the topics are searched for the
- * sentinels: zero hits. A negative control shows the same search finds a sentinel that is
- * printed (one put in a non-secret key, which the config error echoes).
- *
- * Not covered here: a broker that rejects a wrong password (needs a SASL listener; the test
- * broker has none) and a metrics endpoint (none in this build).
+ * a wrong password against the secured broker's SCRAM listener (over TLS), SASL against a
+ * broker without SASL, an unreachable broker, a bucket that does not exist, an S3 endpoint that
+ * is down. Then stdout, stderr (text logs, and JSON logs for the local consume), produce's
+ * /metrics and /health, every lake and catalog file, the lake read back through DuckDB, the
+ * objects in the bucket and the topics are searched for the sentinels: zero hits. A negative
+ * control shows the same search finds a sentinel that is printed (one put in a non-secret key,
+ * which the config error echoes).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -211,10 +210,15 @@ format = "jsonl"
       sent("/data/pricemultifull", "authorization").includes(`Apikey ${SENTINELS.cryptocompare}`),
     );
 
+    // JSON logs, as under journald (the other runs log text).
     const consumed = record(
       "consume (local)",
-      await cli(["--mode", "consume", "--config", config, "--until-idle"], ENV),
+      await cli(["--mode", "consume", "--config", config, "--until-idle"], {
+        ...ENV,
+        CRYPTOPIPE_LOG__FORMAT: "json",
+      }),
     );
+    assert.match(consumed.stderr, /^\{"time":/m, "JSON logs were searched");
     assert.equal(consumed.code, 0, consumed.stderr);
     record(
       "catalog --dry-run",
