@@ -155,9 +155,9 @@ Deno.test("permissions e2e: consume given a broker name that is not the advertis
   assert.equal(consumed.stderr.trim().split("\n").length, 1, consumed.stderr);
   assert.doesNotMatch(consumed.stderr, /Uncaught|^\s+at /m);
   assert.match(
-    consumed.stderr,
+    consumed.stderr.trim(),
     new RegExp(
-      `^error: Cannot .* at localhost:${port}: not permitted to connect to 127\\.0\\.0\\.1:${port}, which bus\\.brokers does not name`,
+      `^error: Cannot .* at localhost:${port}: not permitted to connect to 127\\.0\\.0\\.1:${port} \\(bus\\.brokers does not name it; a broker advertises it: list that address in bus\\.brokers\\)$`,
     ),
   );
 });

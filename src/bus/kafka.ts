@@ -114,10 +114,12 @@ export function kafkaFailure(
   const refused = chain.map((e) => /Requires net access to "([^"]+)"/.exec(messageOf(e)))
     .find((match) => match !== null);
   if (refused) {
+    const address = refused[1];
+    const hint = brokers.includes(address)
+      ? "this mode's permissions (--print-permissions) lack it"
+      : "bus.brokers does not name it; a broker advertises it: list that address in bus.brokers";
     return new AuthFailure(
-      `Cannot ${action} at ${brokers.join(",")}: not permitted to connect to ${
-        refused[1]
-      }, which bus.brokers does not name (the broker advertises it; list that address in bus.brokers; this mode's permissions: --print-permissions)`,
+      `Cannot ${action} at ${brokers.join(",")}: not permitted to connect to ${address} (${hint})`,
       { cause: error },
     );
   }
