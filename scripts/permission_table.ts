@@ -40,6 +40,20 @@ output_location = "s3://my-lake-results/athena/"
 `,
 );
 
+/** Amazon MSK with IAM auth and a metrics endpoint: what both add (to produce and consume). */
+const MSK_METRICS = LOCAL.replace(
+  /\[bus\]\nbrokers = .*\n/,
+  `[bus]
+brokers = ["b-1.msk.eu-west-1.amazonaws.com:9098"]
+[bus.tls]
+[bus.sasl]
+mechanism = "aws-msk-iam"
+region = "eu-west-1"
+[metrics]
+listen = "127.0.0.1:9464"
+`,
+);
+
 /** A systemd unit's environment: HOME and credentials (sd_notify's sockets are a note). */
 const UNIT_ENV: Record<string, string> = {
   HOME: "/var/lib/cryptopipe",
@@ -65,6 +79,7 @@ export function permissionTableMarkdown(): string {
     ["produce", "produce", LOCAL, {}],
     ["consume (local lake)", "consume", LOCAL, {}],
     ["consume (S3)", "consume", S3, {}],
+    ["consume (MSK IAM, `[metrics] listen`)", "consume", MSK_METRICS, {}],
     ["catalog (local)", "catalog", LOCAL, {}],
     ["catalog (Glue)", "catalog", S3, {}],
     ["catalog --compact (local)", "catalog", LOCAL, { compact: true }],
@@ -78,7 +93,9 @@ export function permissionTableMarkdown(): string {
     `Every mode: \`--allow-env=${ENV_NAMES.join(",")}\` \`--ignore-env\` \`--unstable-net\`;`,
     `with \`NOTIFY_SOCKET\` set (systemd), also \`--allow-net\` for \`unix:$NOTIFY_SOCKET\` and`,
     `\`unix:$RUNTIME_DIRECTORY/notify.sock\`, read and write on the latter and write on the former`,
-    `(sd_notify).`,
+    `(sd_notify). Only produce and consume serve \`[metrics] listen\`. The SASL mechanism`,
+    `\`aws-msk-iam\` adds the instance metadata service and \`osRelease\` wherever the brokers are`,
+    `granted (produce, consume, catalog --compact).`,
     "",
     "| Mode | `--allow-net` | `--allow-read` | `--allow-write` | `--allow-sys` |",
     "|---|---|---|---|---|",

@@ -187,14 +187,26 @@ export function permissionSet(
     if (!environment.env("HOME")) set.sys.add("uid");
   };
 
+  /**
+   * The brokers, and with `bus.sasl.mechanism = "aws-msk-iam"` what signing a token with the
+   * AWS default chain needs: the instance metadata service (the instance role) and the OS
+   * release the SDK's credential providers read.
+   */
+  const addBus = () => {
+    brokers.forEach((b) => set.net.add(b));
+    if (config.bus.sasl?.mechanism === "aws-msk-iam") addAws([IMDS_HOST]);
+  };
+  /** Only produce and consume serve `[metrics] listen`. */
+  const addMetrics = () => metricsListen(config).forEach((h) => set.net.add(h));
+
   set.read.add(abs(config.file));
   configFiles(config, secretScopeOf(mode, flags), environment).forEach((p) => set.read.add(abs(p)));
   if (mode) addNotifySockets(set, mode, environment);
-  metricsListen(config).forEach((h) => set.net.add(h));
 
   switch (mode) {
     case "produce": {
-      brokers.forEach((b) => set.net.add(b));
+      addBus();
+      addMetrics();
       const selected = flags.sources?.length
         ? Object.entries(config.sources).filter(([name]) => flags.sources!.includes(name))
         : Object.entries(config.sources);
@@ -206,7 +218,8 @@ export function permissionSet(
       break;
     }
     case "consume":
-      brokers.forEach((b) => set.net.add(b));
+      addBus();
+      addMetrics();
       if (store.type === "local") {
         set.read.add(lake);
         set.write.add(lake);
@@ -215,7 +228,7 @@ export function permissionSet(
     case "catalog": {
       // --compact reads the consumer group's committed offsets and rewrites lake files.
       const compact = flags.compact === true;
-      if (compact) brokers.forEach((b) => set.net.add(b));
+      if (compact) addBus();
       const hosts: string[] = [];
       if (config.catalog.type === "glue") {
         hosts.push(

@@ -254,7 +254,7 @@ Deno.test("permissions: the union of all modes (the compiled binary) holds each 
   );
 });
 
-Deno.test("permissions: files named by *_file keys in any section (e.g. TLS certificates) and [metrics] listen are granted", () => {
+Deno.test("permissions: files named by *_file keys in any section (e.g. TLS certificates) are granted; [metrics] listen to produce and consume only", () => {
   const loaded = configOf("");
   // Sections other features add; the schema of this build does not know them yet.
   const config = {
@@ -265,4 +265,61 @@ Deno.test("permissions: files named by *_file keys in any section (e.g. TLS cert
   const flags = modePermissions("consume", config, {}, at(HOME));
   assert.ok(allowed(flags, "read")!.includes("/var/lib/cryptopipe/certs/ca.pem"));
   assert.ok(allowed(flags, "net")!.includes("127.0.0.1:9464"));
+  assert.ok(allowed(modePermissions("produce", config, {}, at(HOME)), "net")!.includes(
+    "127.0.0.1:9464",
+  ));
+  // catalog and query are one-shot runs: they serve no endpoint.
+  for (const mode of ["catalog", "query"] as const) {
+    for (const modeFlags of [{}, { compact: true }]) {
+      const net = allowed(modePermissions(mode, config, modeFlags, at(HOME)), "net") ?? [];
+      assert.ok(!net.includes("127.0.0.1:9464"), `${mode} ${JSON.stringify(modeFlags)}`);
+    }
+  }
+});
+
+Deno.test("permissions: bus.sasl aws-msk-iam adds IMDS and osRelease wherever the brokers are granted", () => {
+  const msk = configOf(`
+[bus]
+brokers = ["b-1.msk.eu-west-1.amazonaws.com:9098"]
+[bus.tls]
+[bus.sasl]
+mechanism = "aws-msk-iam"
+region = "eu-west-1"
+`);
+  for (
+    const [mode, modeFlags] of [["produce", {}], ["consume", {}], ["catalog", {
+      compact: true,
+    }]] as const
+  ) {
+    const flags = modePermissions(mode, msk, modeFlags, at(HOME));
+    assert.deepEqual(
+      allowed(flags, "net"),
+      [IMDS_HOST, "b-1.msk.eu-west-1.amazonaws.com:9098"],
+      mode,
+    );
+    assert.deepEqual(allowed(flags, "sys"), ["osRelease"], mode);
+  }
+  // Without HOME the SDK asks for the user id, as for the other AWS clients.
+  assert.deepEqual(allowed(modePermissions("produce", msk, {}, at()), "sys"), ["osRelease", "uid"]);
+  // No brokers, no signing: catalog without --compact and query.
+  for (const mode of ["catalog", "query"] as const) {
+    const flags = modePermissions(mode, msk, {}, at(HOME));
+    assert.equal(allowed(flags, "net"), undefined, mode);
+    assert.equal(allowed(flags, "sys"), undefined, mode);
+  }
+  // scram: the brokers only.
+  const scram = configOf(
+    `
+[bus]
+brokers = ["k1.internal:9096"]
+[bus.sasl]
+mechanism = "scram-sha-512"
+username = "u"
+password_env = "CRYPTOPIPE_KAFKA_PASSWORD"
+`,
+    { CRYPTOPIPE_KAFKA_PASSWORD: "p" },
+  );
+  const flags = modePermissions("consume", scram, {}, at(HOME));
+  assert.ok(!allowed(flags, "net")!.includes(IMDS_HOST));
+  assert.equal(allowed(flags, "sys"), undefined);
 });

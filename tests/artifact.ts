@@ -111,3 +111,52 @@ export async function downloadedPackages(bundle: CleanBundle): Promise<string[]>
   }
   return found;
 }
+
+/** A long-running launcher child (produce, consume): output drained as it comes. */
+export interface ArtifactProcess extends AsyncDisposable {
+  readonly stderr: () => string;
+  /** SIGTERM, then the exit code once the output is read to its end. */
+  readonly stop: () => Promise<number>;
+}
+
+export function spawnArtifact(
+  bundle: CleanBundle,
+  args: string[],
+  extra: Record<string, string> = {},
+  cwd = bundle.root,
+): ArtifactProcess {
+  const child = new Deno.Command(join(bundle.app, "cryptopipe"), {
+    args,
+    env: artifactEnv(bundle, extra),
+    clearEnv: true,
+    cwd,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let stderr = "";
+  const drained = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stderr) stderr += decoder.decode(chunk, { stream: true });
+  })();
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  const stop = async () => {
+    if (!exited) child.kill("SIGTERM");
+    const { code } = await status;
+    await drained;
+    return code;
+  };
+  return {
+    stderr: () => stderr,
+    stop,
+    [Symbol.asyncDispose]: async () => {
+      if (!exited) child.kill("SIGKILL");
+      await status;
+      await drained.catch(() => {});
+    },
+  };
+}

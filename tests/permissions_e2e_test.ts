@@ -133,7 +133,7 @@ Deno.test("permissions e2e: catalog (local) reads and writes its lake only; quer
   assert.match(await query("net", testBrokers()), denied("net"));
 });
 
-Deno.test("permissions e2e: consume given a broker name that is not the advertised listener fails with one clear line naming the host", async () => {
+Deno.test("permissions e2e: consume given a broker name that is not the advertised listener fails with one clear line naming the host and exit 4", async () => {
   await using bundle = await cleanBundle();
   const port = testBrokers().split(":").at(-1);
   // The test broker advertises 127.0.0.1; the config names it as localhost.
@@ -149,10 +149,17 @@ Deno.test("permissions e2e: consume given a broker name that is not the advertis
     {},
     dir,
   );
-  assert.notEqual(consumed.code, 0);
-  const errors = consumed.stderr.split("\n").filter((l) => l.startsWith("error:"));
-  assert.equal(errors.length, 1, consumed.stderr);
-  assert.match(errors[0], new RegExp(`Requires net access to "127\\.0\\.0\\.1:${port}"`));
+  // A sandbox refusal: exit 4 (as src/cli.ts gives any NotCapable), not 3 (retryable), and
+  // one line of ours, not Deno's "Uncaught (in promise) NotCapable" with a stack.
+  assert.equal(consumed.code, 4, consumed.stderr);
+  assert.equal(consumed.stderr.trim().split("\n").length, 1, consumed.stderr);
+  assert.doesNotMatch(consumed.stderr, /Uncaught|^\s+at /m);
+  assert.match(
+    consumed.stderr.trim(),
+    new RegExp(
+      `^error: Cannot .* at localhost:${port}: not permitted to connect to 127\\.0\\.0\\.1:${port} \\(bus\\.brokers does not name it; a broker advertises it: list that address in bus\\.brokers\\)$`,
+    ),
+  );
 });
 
 Deno.test("permissions: the README's per-mode table is the one the code derives", async () => {

@@ -108,6 +108,21 @@ export function kafkaFailure(
       cause: error,
     });
   }
+  // The Deno sandbox refused a connection (kafkajs keeps only the message of the NotCapable):
+  // exit 4 like any refusal the CLI sees (src/cli.ts), never retried. Usually a broker that
+  // advertises an address bus.brokers does not name, which is all this mode may open.
+  const refused = chain.map((e) => /Requires net access to "([^"]+)"/.exec(messageOf(e)))
+    .find((match) => match !== null);
+  if (refused) {
+    const address = refused[1];
+    const hint = brokers.includes(address)
+      ? "this mode's permissions (--print-permissions) lack it"
+      : "bus.brokers does not name it; a broker advertises it: list that address in bus.brokers";
+    return new AuthFailure(
+      `Cannot ${action} at ${brokers.join(",")}: not permitted to connect to ${address} (${hint})`,
+      { cause: error },
+    );
+  }
   // The innermost message is usually the concrete one ("connect ECONNREFUSED 127.0.0.1:9092").
   const detail = messageOf(chain[chain.length - 1]);
   const outer = messageOf(error);
