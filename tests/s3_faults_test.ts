@@ -193,7 +193,7 @@ max_attempts = 3
         if (code === 0) break;
         assert.equal(code, 3, `round ${round}: a store failure exits 3\n${await stderr}`);
         assert.equal(errors.length, 1, `round ${round}: one error line\n${await stderr}`);
-        assert.match(errors[0], /^error: Cannot (write|read) s3:\/\/\S+: /, errors[0]);
+        assert.match(errors[0], /^error: Cannot (write|read|list) s3:\/\/\S+: /, errors[0]);
         assert.ok(!/^\s+at /m.test(await stderr), "no stack trace");
       }
       await checkCommits();
