@@ -4,11 +4,14 @@
  * access keys) runs unauthenticated; then `/moto-api/reset-auth 0` makes moto check every
  * request's SigV4 signature against the IAM user's secret and the user's policies. Each mode
  * runs as the real CLI with its own user's keys: it passes with its own policy, and an action or
- * resource outside it exits 4 with one line saying what was refused.
+ * resource outside it exits 4 with one line saying what was refused. `--mode catalog --compact`
+ * runs on the lake the first consume step wrote (that step's group, so its committed offsets):
+ * refused at the first delete without s3:DeleteObject, then complete with catalog.json.
  *
  * What moto 5.2.1 checks (found by experiment, written down in README "Least privilege"):
  * - S3: the action (HEAD → s3:GetObject, multipart → s3:PutObject, abort →
- *   s3:AbortMultipartUpload, list → s3:ListBucket) against the bucket or object ARN.
+ *   s3:AbortMultipartUpload, list → s3:ListBucket, DELETE → s3:DeleteObject) against the bucket
+ *   or object ARN.
  * - Glue and Athena: the action only, against Resource "*" (moto passes no ARN), so those
  *   statements are widened to "*" here; their ARNs are checked in tests/iam_policy_test.ts.
  * - No condition is evaluated (s3:prefix, kms:ViaService, aws:CalledVia), and S3 never calls
@@ -88,6 +91,27 @@ class EnforcingMoto {
     };
   }
 
+  /** The rows the objects under `prefix` hold, summed from their `record-count` metadata. */
+  async rows(bucket: string, prefix: string): Promise<number> {
+    let rows = 0;
+    for (const key of await this.keys(bucket, prefix)) {
+      // Unsigned, but moto answers 403 to an S3 request with no Authorization header at all.
+      const path = key.split("/").map(encodeURIComponent).join("/");
+      const head = await fetch(`${this.endpoint}/${bucket}/${path}`, {
+        method: "HEAD",
+        headers: {
+          Authorization:
+            `AWS4-HMAC-SHA256 Credential=setup/20260101/${REGION}/s3/aws4_request, SignedHeaders=host, Signature=0`,
+        },
+      });
+      await head.body?.cancel();
+      const count = head.headers.get("x-amz-meta-record-count");
+      assert.ok(head.ok && count !== null, `${key}: HTTP ${head.status}, record-count ${count}`);
+      rows += Number(count);
+    }
+    return rows;
+  }
+
   async keys(bucket: string, prefix: string): Promise<string[]> {
     const listing = await (await fetch(
       `${this.endpoint}/${bucket}?list-type=2&prefix=${encodeURIComponent(prefix)}`,
@@ -126,7 +150,7 @@ type = "simulated"
 rate_per_second = 100000
 
 [batch]
-max_records = 200
+max_records = 50 # several small files per partition, for compaction
 max_age_secs = 1
 until_idle_secs = 1.5
 `,
@@ -157,6 +181,8 @@ endpoint = "${moto.endpoint}"
 timeout_secs = 30
 `,
       );
+    // The group of the first consume run: compaction touches only offsets it has committed.
+    const lakeGroup = uniqueName("group");
     const { config } = await workspace(toml(uniqueName("group")));
     const produced = await cli(["--mode", "produce", "--config", config, "--max-records", "400"]);
     assert.equal(produced.code, 0, produced.stderr);
@@ -187,18 +213,25 @@ timeout_secs = 30
       withoutAction(await policy("catalog"), "glue:CreateTable"),
     );
     await addUser("catalog-no-list", withoutAction(await policy("catalog"), "s3:ListBucket"));
+    await addUser("catalog-no-delete", withoutAction(await policy("catalog"), "s3:DeleteObject"));
     await addUser(
       "query-no-results",
       withoutAction(await policy("query"), "athena:GetQueryResults"),
     );
 
-    const run = async (mode: string, user: string, prefix = "lake", extra: string[] = []) => {
-      const { config } = await workspace(toml(uniqueName("group"), prefix));
+    const run = async (
+      mode: string,
+      user: string,
+      prefix = "lake",
+      extra: string[] = [],
+      group = uniqueName("group"),
+    ) => {
+      const { config } = await workspace(toml(group, prefix));
       return await cli(["--mode", mode, "--config", config, ...extra], users[user]);
     };
 
     await t.step("consume writes the lake with consume.json", async () => {
-      const result = await run("consume", "consume", "lake", ["--until-idle"]);
+      const result = await run("consume", "consume", "lake", ["--until-idle"], lakeGroup);
       assert.equal(result.code, 0, result.stderr);
       await enforcing.setup(true);
       const keys = await enforcing.keys(lake, "lake/ticker/");
@@ -244,10 +277,13 @@ timeout_secs = 30
       );
     });
 
-    await t.step("the catalog user's keys cannot write the lake", async () => {
+    await t.step("the catalog user's keys cannot write outside the lake prefix", async () => {
+      // catalog.json writes lake files (compaction), under the lake prefix only.
       assertDenied(
-        await run("consume", "catalog", "lake", ["--until-idle"]),
-        /Cannot write s3:\/\/.*AccessDenied.*needs s3:PutObject/,
+        await run("consume", "catalog", "elsewhere", ["--until-idle"]),
+        new RegExp(
+          `Cannot write s3://${lake}/elsewhere/ticker/\\S+: AccessDenied: Access Denied \\(needs s3:PutObject on arn:aws:s3:::${lake}/elsewhere/ticker/`,
+        ),
       );
     });
 
@@ -316,6 +352,60 @@ timeout_secs = 30
         /Cannot read the results of Athena query \S+: access denied/,
       );
     });
+
+    // Compaction of the lake the first consume step wrote, with that step's group; --before
+    // tomorrow, so the hours written just now count as finished.
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    const compact = ["--compact", "--before", tomorrow];
+    const lakeFiles = async () => {
+      await enforcing.setup(true);
+      try {
+        const keys = await enforcing.keys(lake, "lake/");
+        return { keys, rows: await enforcing.rows(lake, "lake/") };
+      } finally {
+        await enforcing.setup(false);
+      }
+    };
+    const compacted = /\+\d+\+\d{20}-\d{20}\.parquet$/;
+    const small = await lakeFiles();
+
+    await t.step(
+      "catalog --compact without s3:DeleteObject is denied at the first delete, naming it",
+      async () => {
+        assert.ok(small.keys.length >= 2 && small.keys.every((k) => !compacted.test(k)));
+        assertDenied(
+          await run("catalog", "catalog-no-delete", "lake", compact, lakeGroup),
+          new RegExp(
+            `Cannot delete s3://${lake}/lake/ticker\\S*/\\S+: AccessDenied: Access Denied \\(needs s3:DeleteObject on arn:aws:s3:::${lake}/lake/ticker`,
+          ),
+        );
+        // The first compacted file was created (create-once), and nothing was deleted.
+        const after = await lakeFiles();
+        assert.deepEqual(after.keys.filter((k) => !compacted.test(k)), small.keys);
+        assert.equal(after.keys.filter((k) => compacted.test(k)).length, 1, after.keys.join(" "));
+      },
+    );
+
+    await t.step(
+      "catalog --compact with catalog.json compacts the lake, finishing the refused run's deletes",
+      async () => {
+        const result = await run("catalog", "catalog", "lake", compact, lakeGroup);
+        assert.equal(result.code, 0, result.stderr);
+        console.log(`compaction under IAM enforcement: ${result.stdout.trim()}`);
+        assert.match(result.stdout, /compacted [1-9]\d* \(hour, partition\) group\(s\)/);
+        assert.match(result.stdout, /finished an interrupted earlier run: deleted [1-9]/);
+        const after = await lakeFiles();
+        // One file per (hour, Kafka partition), every one compacted, the same rows.
+        const groups = new Set(small.keys.map((k) => k.replace(/\+\d+\.parquet$/, "")));
+        assert.ok(after.keys.every((k) => compacted.test(k)), after.keys.join(" "));
+        assert.equal(after.keys.length, groups.size, after.keys.join(" "));
+        assert.ok(
+          after.keys.length < small.keys.length,
+          `${small.keys.length} → ${after.keys.length}`,
+        );
+        assert.equal(after.rows, small.rows);
+      },
+    );
 
     await t.step("a wrong secret key is refused by the signature check", async () => {
       const { config } = await workspace(toml(uniqueName("group")));

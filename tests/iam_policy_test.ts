@@ -86,22 +86,31 @@ for (const [mode, { policy, files, only }] of Object.entries(MODES)) {
   });
 }
 
-Deno.test("iam: no policy grants deletes or wildcards, but catalog's object deletes on the lake prefix", async () => {
+Deno.test("iam: no policy grants deletes or wildcards, and catalog reads, writes and deletes objects only in its compaction statement, on the lake prefix", async () => {
   for (const { policy } of Object.values(MODES)) {
     for (const action of await allowed(policy)) {
       if (policy === "catalog.json" && action === "s3:DeleteObject") continue;
       assert.doesNotMatch(action, /Delete|\*/, `${policy} grants ${action}`);
     }
   }
-  // The one delete: objects under the lake prefix only, never the bucket or a Glue entity.
+  // The one delete, and catalog's only object reads and writes: one statement, on objects under
+  // the lake prefix, never the bucket, another prefix or a Glue entity.
   const text = await Deno.readTextFile(join(ROOT, "deploy", "iam", "catalog.json"));
-  const deleting = (JSON.parse(text).Statement as Array<Statement & { Resource: unknown }>)
-    .filter((s) => [s.Action].flat().some((a) => /Delete/.test(a)));
-  assert.equal(deleting.length, 1);
-  assert.deepEqual([deleting[0].Action].flat().filter((a) => /Delete/.test(a)), [
+  const statements = JSON.parse(text).Statement as Array<
+    Statement & { Sid: string; Resource: unknown }
+  >;
+  const objectActions = /^s3:(GetObject|PutObject|DeleteObject|AbortMultipartUpload)$/;
+  const touching = statements.filter((s) => [s.Action].flat().some((a) => objectActions.test(a)));
+  assert.deepEqual(touching.map((s) => s.Sid), ["RewriteLakeFilesOnlyWithCompact"]);
+  assert.deepEqual([touching[0].Action].flat().sort(), [
+    "s3:AbortMultipartUpload",
     "s3:DeleteObject",
+    "s3:GetObject",
+    "s3:PutObject",
   ]);
-  assert.equal(deleting[0].Resource, "arn:aws:s3:::${LakeBucket}/${LakePrefix}*");
+  assert.equal(touching[0].Resource, "arn:aws:s3:::${LakeBucket}/${LakePrefix}*");
+  const deleting = statements.filter((s) => [s.Action].flat().some((a) => /Delete/.test(a)));
+  assert.deepEqual(deleting, touching);
 });
 
 const LAKE_KEY = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -195,8 +204,23 @@ Deno.test("iam: the ARNs in deploy/iam grant the config's Glue database and tabl
   assert.ok(!allows(query, "s3:PutObject", file));
   assert.ok(allows(query, "s3:PutObject", "arn:aws:s3:::my-results/cryptopipe/q.csv"));
   assert.ok(!allows(query, "s3:PutObject", "arn:aws:s3:::my-results/other/q.csv"));
-  assert.ok(!allows(catalog, "s3:PutObject", file));
-  assert.ok(!allows(catalog, "s3:GetObject", file));
+  // catalog (--compact) reads, writes and deletes lake files, and nothing outside the lake prefix.
+  const elsewhere = [
+    "arn:aws:s3:::my-lake/other/ticker/x.parquet",
+    "arn:aws:s3:::my-lake/crypto/lakehouse/x.parquet", // the prefix ends with its "/"
+    "arn:aws:s3:::other-lake/crypto/lake/ticker/x.parquet",
+    "arn:aws:s3:::my-results/cryptopipe/q.csv",
+    "arn:aws:s3:::my-lake",
+  ];
+  for (const action of ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]) {
+    assert.ok(allows(catalog, action, file), `catalog ${action} ${file}`);
+    for (const arn of elsewhere) {
+      assert.ok(!allows(catalog, action, arn), `catalog ${action} ${arn}`);
+    }
+  }
+  for (const policy of [consume, query]) {
+    for (const arn of [file, ...elsewhere]) assert.ok(!allows(policy, "s3:DeleteObject", arn), arn);
+  }
 
   // KMS: each role on its own keys (the statements matter only with SSE-KMS).
   assert.ok(allows(consume, "kms:GenerateDataKey", LAKE_KEY));
@@ -204,7 +228,11 @@ Deno.test("iam: the ARNs in deploy/iam grant the config's Glue database and tabl
   assert.ok(!allows(consume, "kms:GenerateDataKey", RESULTS_KEY));
   assert.ok(allows(query, "kms:Decrypt", LAKE_KEY));
   assert.ok(allows(query, "kms:GenerateDataKey", RESULTS_KEY));
-  assert.ok(!allows(catalog, "kms:Decrypt", LAKE_KEY));
+  // catalog: compaction reads SSE-KMS lake files and writes new ones with the lake key.
+  assert.ok(allows(catalog, "kms:Decrypt", LAKE_KEY));
+  assert.ok(allows(catalog, "kms:GenerateDataKey", LAKE_KEY));
+  assert.ok(!allows(catalog, "kms:Decrypt", RESULTS_KEY));
+  assert.ok(!allows(catalog, "kms:GenerateDataKey", RESULTS_KEY));
 });
 
 /** moto evaluates no condition, so the README must name each one as not verified. */
@@ -225,4 +253,72 @@ Deno.test("iam: every condition key in deploy/iam is listed in the README as not
   }
   assert.ok(keys.size > 0);
   for (const key of keys) assert.ok(section.includes(`\`${key}\``), `README names ${key}`);
+});
+
+/** The guides say "without SSE-KMS, delete the statements whose Sid ends in OnlyWithSseKms". */
+Deno.test("iam: every KMS statement, and only those, has a Sid ending in OnlyWithSseKms", async () => {
+  let kms = 0;
+  for (const { policy } of Object.values(MODES)) {
+    const text = await Deno.readTextFile(join(ROOT, "deploy", "iam", policy));
+    for (const statement of JSON.parse(text).Statement as Array<Statement & { Sid: string }>) {
+      const isKms = [statement.Action].flat().some((a) => a.startsWith("kms:"));
+      assert.equal(statement.Sid.endsWith("OnlyWithSseKms"), isKms, `${policy} ${statement.Sid}`);
+      if (isKms) {
+        assert.ok([statement.Action].flat().every((a) => a.startsWith("kms:")), statement.Sid);
+        kms++;
+      }
+    }
+  }
+  assert.equal(kms, 3, "consume, catalog (compaction) and query each have one KMS statement");
+});
+
+/** Every `${…}` placeholder of deploy/iam/*.json, with the files that use it. */
+async function policyPlaceholders(): Promise<Map<string, string[]>> {
+  const used = new Map<string, string[]>();
+  for await (const entry of Deno.readDir(join(ROOT, "deploy", "iam"))) {
+    if (!entry.name.endsWith(".json")) continue;
+    const text = await Deno.readTextFile(join(ROOT, "deploy", "iam", entry.name));
+    for (const [, name] of text.matchAll(/\$\{(\w+)\}/g)) {
+      used.set(name, [...new Set([...(used.get(name) ?? []), entry.name])]);
+    }
+  }
+  return used;
+}
+
+/**
+ * The EC2 guide's copy-paste `sed` must fill every placeholder: one it misses stays in the policy
+ * as literal `${…}` text, which IAM accepts and which then matches nothing (a silent denial).
+ */
+Deno.test("iam: the README's sed command and deploy/iam/README.md cover every placeholder of deploy/iam/*.json, and name no other", async () => {
+  const used = await policyPlaceholders();
+  assert.ok(used.has("LakeKmsKeyArn") && used.size >= 8, [...used.keys()].join(" "));
+  const readme = await Deno.readTextFile(join(ROOT, "README.md"));
+  const start = readme.indexOf("### 4. IAM: one role per mode");
+  assert.ok(start >= 0, 'README has a "### 4. IAM: one role per mode" section');
+  const block = readme.slice(start).match(/```sh\n([\s\S]*?)```/)?.[1] ?? "";
+  // The sed command with its continuation lines, up to the file it reads.
+  const sed = block.match(/^\s*(sed (?:[^\n]*\\\n)*[^\n]*?)\s*"?deploy\/iam\//m)?.[1] ?? "";
+  assert.ok(sed, "the section's sh block has a sed command reading deploy/iam/");
+  const substituted = [...sed.matchAll(/-e 's\|\$\{(\w+)\}\|[^|]*\|g'/g)].map((m) => m[1]);
+  assert.deepEqual(
+    [...substituted].sort(),
+    [...used.keys()].sort(),
+    "the sed -e list against the placeholders in deploy/iam/*.json",
+  );
+  // Run as written: each filled policy is JSON with no placeholder left.
+  for (const file of new Set([...used.values()].flat())) {
+    const output = await new Deno.Command("sh", {
+      args: ["-c", `${sed} deploy/iam/${file}`],
+      cwd: ROOT,
+      stdout: "piped",
+    }).output();
+    assert.ok(output.success, `${sed} deploy/iam/${file}`);
+    const filled = new TextDecoder().decode(output.stdout);
+    assert.doesNotMatch(filled, /\$\{/, file);
+    assert.equal(JSON.parse(filled).Version, "2012-10-17");
+  }
+  const guide = await Deno.readTextFile(join(ROOT, "deploy", "iam", "README.md"));
+  for (const [name, files] of used) {
+    assert.ok(guide.includes(`\`${name}\``), `deploy/iam/README.md names ${name} (${files})`);
+  }
 });

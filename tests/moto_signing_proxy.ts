@@ -157,7 +157,10 @@ export function startSigningProxy(upstream: string, secrets: Map<string, string>
       headers,
       body,
     });
-    return new Response(req.method === "HEAD" ? null : await response.arrayBuffer(), {
+    // A 204 (DeleteObject's answer) or 304 must have a null body, or Deno answers 500 instead.
+    const noBody = req.method === "HEAD" || [204, 205, 304].includes(response.status);
+    if (noBody) await response.body?.cancel();
+    return new Response(noBody ? null : await response.arrayBuffer(), {
       status: response.status,
       headers: response.headers,
     });

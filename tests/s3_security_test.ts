@@ -121,7 +121,10 @@ function captureRequests(client: S3Client): Captured[] {
   return captured;
 }
 
-/** Every kind of call the store makes: single put, multipart (and its abort), HEAD, GET, lists. */
+/**
+ * Every kind of call the store makes: single put, multipart (and its abort), HEAD, GET, lists,
+ * and compaction's delete.
+ */
 async function everyCallKind(store: S3Store): Promise<void> {
   assert.equal(await store.createOnce("ticker/dt=2026-11-25/hour=00/a.jsonl", SMALL), "created");
   assert.equal(await store.createOnce("ticker/dt=2026-11-25/hour=00/b.parquet", BIG), "created");
@@ -132,12 +135,15 @@ async function everyCallKind(store: S3Store): Promise<void> {
   await store.read("ticker/dt=2026-11-25/hour=00/a.jsonl");
   assert.equal((await store.list("ticker")).length, 2);
   assert.deepEqual(await store.folders("ticker"), ["dt=2026-11-25"]);
+  await store.delete("ticker/dt=2026-11-25/hour=00/a.jsonl");
+  assert.deepEqual(await store.list("ticker"), ["ticker/dt=2026-11-25/hour=00/b.parquet"]);
 }
 
 const ALL_KINDS = [
   "AbortMultipartUploadCommand",
   "CompleteMultipartUploadCommand",
   "CreateMultipartUploadCommand",
+  "DeleteObjectCommand",
   "GetObjectCommand",
   "HeadObjectCommand",
   "ListObjectsV2Command",
