@@ -152,8 +152,18 @@ export async function compact(ctx: ModeContext): Promise<CompactionReport> {
     bytes_after: report.bytesAfter,
     rows: report.rows,
     leftovers_deleted: report.leftoversDeleted,
+    duplicates_collapsed: report.duplicatesCollapsed,
+    left_for_later: report.leftForLater,
+    refused: report.refused.length,
     seconds: report.seconds.toFixed(2),
   });
   await ctx.write(formatReport(report, ctx.flags.dryRun));
+  if (report.refused.length > 0) {
+    // Every other group was compacted; exit 3 so that an operator (or the timer) notices.
+    throw new RuntimeFailure(
+      `compaction refused ${report.refused.length} (hour, partition) group(s), left as they were: ` +
+        report.refused.map((r) => `${r.folder} partition ${r.partition}`).join(", "),
+    );
+  }
   return report;
 }
