@@ -19,6 +19,7 @@ import { createBus } from "../bus/mod.ts";
 import { createEncoder } from "../encode/mod.ts";
 import { type CompactionReport, Compactor, formatReport, parseBefore } from "../catalog/compact.ts";
 import { TtyProgress } from "./progress_bar.ts";
+import { withMaintenanceLock } from "./maintenance_lock.ts";
 
 export async function catalog(ctx: ModeContext): Promise<Record<string, RegisterResult>> {
   const { config, logger } = ctx;
@@ -27,11 +28,11 @@ export async function catalog(ctx: ModeContext): Promise<Record<string, Register
   }
   if (ctx.flags.expire) {
     // Retention is a run of its own: it deletes, registering is another run.
-    await expire(ctx);
+    await withMaintenanceLock(config, "catalog --expire", () => expire(ctx));
     return {};
   }
   if (ctx.flags.compact) {
-    await compact(ctx);
+    await withMaintenanceLock(config, "catalog --compact", () => compact(ctx));
     return {};
   }
   if (ctx.flags.before !== undefined) {
