@@ -91,7 +91,10 @@ max_rows = 100000
   );
   assert.ok(timed, "a record inside a file with its own Kafka time");
 
-  await run("--mode", "consume", "--reset-offsets", `${byOffset}:${midOffset}`);
+  const reset = await run("--mode", "consume", "--reset-offsets", `${byOffset}:${midOffset}`);
+  // The reset warns that the target may lie inside a lake file.
+  assert.match(reset.stderr, /may lie inside a lake file/);
+  assert.match(reset.stderr, new RegExp(`partitions[=: "]+${byOffset}\\b`));
   await run(
     "--mode",
     "consume",
