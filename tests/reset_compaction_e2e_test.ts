@@ -8,7 +8,9 @@
  * offset) exactly once.
  */
 import assert from "node:assert/strict";
-import { createEncoder } from "../src/encode/mod.ts";
+import { coverageOf, createEncoder } from "../src/encode/mod.ts";
+import { LAKE_COLUMNS } from "../src/record/mod.ts";
+import { fileName } from "../src/store/mod.ts";
 import { FileStore } from "../src/store/file.ts";
 import {
   baseToml,
@@ -135,4 +137,72 @@ max_rows = 100000
   // A second compaction has nothing left to do.
   const again = await run("--mode", "catalog", "--compact", "--before", "9999-12-31");
   assert.match(again.stdout, /compacted 0 \(hour, partition\) group/);
+});
+
+Deno.test("compaction over a real lake: two different rows under one offset refuse that (hour, partition) only; the others are compacted and the run exits 3 naming it", async () => {
+  const topic = uniqueName("refuse");
+  const { config, lake } = await workspace(baseToml(
+    topic,
+    uniqueName("group"),
+    `
+[sources.sim]
+type = "simulated"
+symbols = ["BTC-USD", "ETH-USD"]
+rate_per_second = 3000
+
+[encode]
+format = "parquet"
+
+[batch]
+max_records = 40
+until_idle_secs = 1.5
+`,
+  ));
+  const store = new FileStore(lake);
+  for (
+    const args of [["--mode", "produce", "--max-records", "300"], [
+      "--mode",
+      "consume",
+      "--until-idle",
+    ]]
+  ) {
+    const result = await cli(["--config", config, ...args]);
+    assert.equal(result.code, 0, result.stderr);
+  }
+  const parquet = createEncoder("parquet");
+  const [key] = await store.list("ticker");
+  const rows = await parquet.decode(await store.read(key));
+  rows.sort((a, b) => (a._kafka_offset as number) - (b._kafka_offset as number));
+  assert.ok(rows.length >= 4, `a file with rows to split: ${key}`);
+  const partition = rows[0]._kafka_partition as number;
+  // A file that disagrees with the lake: offsets from the middle of `key`, one price changed.
+  const tampered = rows.slice(2).map((r) => ({ ...r }));
+  tampered[0].price = (tampered[0].price as number) + 1;
+  const folder = key.slice(0, key.lastIndexOf("/"));
+  const other = `${folder}/${
+    fileName(topic, partition, tampered[0]._kafka_offset as number, "parquet")
+  }`;
+  await store.createOnce(other, parquet.encode(tampered, LAKE_COLUMNS, coverageOf(tampered)));
+
+  const result = await cli([
+    "--config",
+    config,
+    "--mode",
+    "catalog",
+    "--compact",
+    "--before",
+    "9999-12-31",
+  ]);
+  assert.equal(result.code, 3, result.stderr);
+  assert.match(result.stdout, /compacted [1-9]\d* \(hour, partition\) group/);
+  assert.match(
+    result.stdout,
+    new RegExp(`refused ${folder} partition ${partition}: .*different content \\(column price\\)`),
+  );
+  assert.match(result.stderr, /compaction refused 1 \(hour, partition\) group/);
+  const after = await store.list("ticker");
+  assert.ok(after.includes(key) && after.includes(other), "the refused group is untouched");
+  const compacted = after.filter((k) => /-\d{20}\.parquet$/.test(k));
+  assert.ok(compacted.length >= 1, "the other partitions were compacted");
+  assert.ok(compacted.every((k) => !k.startsWith(`${folder}/${topic}+${partition}+`)));
 });
