@@ -290,7 +290,7 @@ export class Compactor {
           partition: group.partition,
           reason: error.message,
         });
-        this.logger.warn("compaction refused this (hour, partition); nothing of it changed", {
+        this.logger.warn("compaction refused this (hour, partition); its files stay as they are", {
           folder: group.folder,
           partition: group.partition,
           reason: error.message,
