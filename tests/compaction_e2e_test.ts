@@ -242,3 +242,35 @@ Deno.test("compaction usage errors: a bad --before, --before without --compact, 
   assert.equal(wrongMode.code, 2);
   assert.match(wrongMode.stderr, /--compact applies to --mode catalog only/);
 });
+
+Deno.test("--expire and --compact exclude each other on a local lake (flock on <lake>/.maintenance.lock; exit 3 while held, released on exit)", async () => {
+  const { config, lake } = await workspace(
+    baseToml(
+      uniqueName("t"),
+      uniqueName("g"),
+      'retention_days = 30\n[encode]\nformat = "parquet"\n',
+    ),
+  );
+  await Deno.mkdir(lake, { recursive: true });
+  // This test process plays the other maintenance run: it holds the lock.
+  const held = await Deno.open(`${lake}/.maintenance.lock`, { write: true, create: true });
+  assert.equal(await held.tryLock(true), true);
+  try {
+    for (const flag of ["--expire", "--compact"]) {
+      const result = await cli(["--mode", "catalog", "--config", config, flag]);
+      assert.equal(result.code, 3, result.stderr);
+      assert.match(result.stderr, /another catalog --expire or --compact is running on this lake/);
+    }
+  } finally {
+    held.close();
+  }
+  const expire = await cli(["--mode", "catalog", "--config", config, "--expire"]);
+  assert.equal(expire.code, 0, expire.stderr);
+  // The finished run released it.
+  const again = await Deno.open(`${lake}/.maintenance.lock`, { write: true });
+  try {
+    assert.equal(await again.tryLock(true), true);
+  } finally {
+    again.close();
+  }
+});

@@ -7,14 +7,21 @@
  *    those rows are durable and no live consumer writes them again.
  * 2. The new file is created once under `<topic>+<partition>+<first>-<last>.parquet`; its name
  *    states the range it covers, its footer (and S3 metadata) the offsets and row count.
- * 3. Only then are the files it replaces deleted. A crash between 2 and 3 leaves both; the
- *    rerun finds the inputs inside a compacted file's range, checks that file, and finishes
- *    the deletes. Plain readers see those rows twice only in that window; the dedup view never.
+ * 3. Only then are the files it replaces deleted, and only files whose every row is in the
+ *    new file. A crash between 2 and 3 leaves both; the rerun finds the inputs inside a
+ *    compacted file's range, checks that file, and finishes the deletes. The dedup view never
+ *    shows those rows twice.
  * consume's discovery (modes/lake_writer.ts) skips whatever a compacted file covers, so a
- * replay after compaction writes nothing twice.
+ * replay after compaction writes nothing twice. A replay that starts INSIDE a small file (a
+ * reset to a time or to p:offset, a log start trimmed by retention) does write those rows
+ * again, in a file named after the new start; compaction heals that: exact copies of a Kafka
+ * record (same partition, offset and content) become one row. Problems stay in their
+ * (hour, partition) group: a file that reaches past the committed offset waits for a later run,
+ * two different rows for one offset are refused for that group (a warning naming both files,
+ * exit 3 at the end), and every other group is compacted.
  */
 import type { Encoder, FileCoverage, Row } from "../encode/mod.ts";
-import { RuntimeFailure, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Column } from "../record/mod.ts";
 import {
@@ -70,8 +77,17 @@ export interface CompactionReport {
   rows: number;
   /** Inputs of an interrupted earlier run, deleted after checking their compacted file. */
   leftoversDeleted: number;
+  /** Rows read twice (same partition, offset and content) and written once. */
+  duplicatesCollapsed: number;
+  /** Files that reach past the committed offset (or follow one that does): a later run's. */
+  leftForLater: number;
+  /** Groups left untouched because their files disagree; the run ends with exit 3. */
+  refused: Array<{ folder: string; partition: number; reason: string }>;
   seconds: number;
 }
+
+/** A group whose files disagree: it is left as it is and the other groups go on. */
+export class GroupRefused extends Error {}
 
 const HOUR_MS = 3_600_000;
 
@@ -182,6 +198,46 @@ export function sortRows(rows: Row[], sortBy: readonly string[]): Row[] {
   });
 }
 
+/**
+ * One row per Kafka offset. Copies of one record (a replay that started inside a file) are
+ * dropped when every column is equal; two different rows under one offset are refused, since
+ * keeping either could lose data (a re-created topic, a bug): an operator has to look.
+ */
+export function collapseCopies(
+  inputs: ReadonlyArray<{ file: { key: string }; rows: readonly Row[] }>,
+  columns: readonly Column[],
+  partition: number,
+): { rows: Row[]; duplicates: number } {
+  const byOffset = new Map<number, { row: Row; key: string }>();
+  let duplicates = 0;
+  for (const { file, rows } of inputs) {
+    for (const row of rows) {
+      const offset = row._kafka_offset as number;
+      const seen = byOffset.get(offset);
+      if (!seen) {
+        byOffset.set(offset, { row, key: file.key });
+        continue;
+      }
+      const differs = columns.find((c) => !sameValue(seen.row[c.name], row[c.name]));
+      if (differs) {
+        throw new GroupRefused(
+          `offset ${offset} of partition ${partition} is in ${seen.key} and ${file.key} with ` +
+            `different content (column ${differs.name}); this hour and partition are left as ` +
+            "they are (the dedup view shows one of them); move the wrong file away to repair",
+        );
+      }
+      duplicates++;
+    }
+  }
+  return { rows: [...byOffset.values()].map((v) => v.row), duplicates };
+}
+
+/** Decoded values are strings, numbers and nulls; NaN equals NaN here. */
+function sameValue(a: unknown, b: unknown): boolean {
+  if ((a ?? null) === (b ?? null)) return true;
+  return typeof a === "number" && typeof b === "number" && Number.isNaN(a) && Number.isNaN(b);
+}
+
 export class Compactor {
   readonly report: CompactionReport = {
     groups: 0,
@@ -191,6 +247,9 @@ export class Compactor {
     bytesAfter: 0,
     rows: 0,
     leftoversDeleted: 0,
+    duplicatesCollapsed: 0,
+    leftForLater: 0,
+    refused: [],
     seconds: 0,
   };
 
@@ -221,7 +280,22 @@ export class Compactor {
       for (const group of groupFiles(files)) work.push({ table, group });
     }
     for (const [i, { table, group }] of work.entries()) {
-      await this.#compactGroup(table, group, options);
+      try {
+        await this.#compactGroup(table, group, options);
+      } catch (error) {
+        if (!(error instanceof GroupRefused)) throw error;
+        // One bad (hour, partition) must not keep every other hour small.
+        this.report.refused.push({
+          folder: group.folder,
+          partition: group.partition,
+          reason: error.message,
+        });
+        this.logger.warn("compaction refused this (hour, partition); its files stay as they are", {
+          folder: group.folder,
+          partition: group.partition,
+          reason: error.message,
+        });
+      }
       options.onProgress?.(i + 1, work.length, this.report.rows);
     }
     this.report.seconds = (Date.now() - started) / 1000;
@@ -240,19 +314,23 @@ export class Compactor {
     for (const [cover, inside] of covering) {
       const coverage = await this.#coverage(cover);
       if (coverage.firstOffset !== cover.first || coverage.lastOffset !== cover.last) {
-        throw new RuntimeFailure(
+        throw new GroupRefused(
           `${cover.key} states offsets ${coverage.firstOffset}-${coverage.lastOffset} inside, ` +
-            "not the range in its name; compaction stopped without deleting anything of it",
+            "not the range in its name; nothing of it was deleted",
         );
       }
       for (const file of inside) {
         if (!file.compacted) {
           const own = await this.#coverage(file);
           if (own.lastOffset > cover.last!) {
-            throw new RuntimeFailure(
-              `${file.key} (offsets ${own.firstOffset}-${own.lastOffset}) reaches past ${cover.key}; ` +
-                "it is not a leftover of compaction, so nothing was deleted",
+            // Not a leftover: a replay started inside the range (a reset during compaction,
+            // a stalled writer). Its rows past the range are nowhere else: rewrite both.
+            this.logger.info(
+              "a file starts inside a compacted file and reaches past it; both are rewritten together",
+              { key: file.key, last_offset: own.lastOffset, compacted: cover.key },
             );
+            if (!rest.includes(file)) rest.push(file);
+            continue;
           }
         }
         if (options.dryRun) continue;
@@ -270,39 +348,43 @@ export class Compactor {
     const alreadyCompact = eligible.length === 1 && eligible[0].compacted;
     if (eligible.length === 0 || alreadyCompact) return;
 
-    const inputs: Array<{ file: LakeFile; coverage: FileCoverage; rows: Row[] }> = [];
-    let bytesBefore = 0;
+    const read: Array<{ file: LakeFile; coverage: FileCoverage; bytes: Uint8Array }> = [];
     for (const file of eligible) {
       const bytes = await this.store.read(file.key);
+      read.push({ file, coverage: this.encoder.coverage(bytes), bytes });
+    }
+    // consume commits only at file boundaries, but a reset to a time or p:offset commits
+    // inside a file. Such a file holds rows at or past the committed offset, which a live
+    // consumer may be writing again: it waits for a later run, and so does every file from its
+    // first offset on, so that no file left behind starts inside the new file's range.
+    const straddling = read.filter((r) => r.coverage.lastOffset >= committed);
+    const cut = Math.min(...straddling.map((r) => r.coverage.firstOffset));
+    for (const { file, coverage } of straddling) {
+      this.logger.info("file reaches past the group's committed offset; left for a later run", {
+        key: file.key,
+        first_offset: coverage.firstOffset,
+        last_offset: coverage.lastOffset,
+        committed,
+      });
+    }
+    const taken = read.filter((r) => r.coverage.lastOffset < cut);
+    this.report.leftForLater += read.length - taken.length;
+    if (taken.length === 0 || (taken.length === 1 && taken[0].file.compacted)) return;
+
+    const inputs: Array<{ file: LakeFile; coverage: FileCoverage; rows: Row[] }> = [];
+    let bytesBefore = 0;
+    for (const { file, coverage, bytes } of taken) {
       bytesBefore += bytes.byteLength;
-      const coverage = this.encoder.coverage(bytes);
-      // A committed offset is a clean cut (lake_writer holds commits inside a file's range),
-      // so a file starting below it ends below it; anything else is left alone.
-      if (coverage.lastOffset >= committed) {
-        throw new RuntimeFailure(
-          `${file.key} covers offsets ${coverage.firstOffset}-${coverage.lastOffset}, across the group's committed offset ${committed}; compaction stopped`,
-        );
-      }
       const rows = await this.encoder.decode(bytes);
       if (rows.length !== coverage.records) {
-        throw new RuntimeFailure(
-          `${file.key} holds ${rows.length} rows but states ${coverage.records}; compaction stopped`,
+        throw new GroupRefused(
+          `${file.key} holds ${rows.length} rows but states ${coverage.records}`,
         );
       }
       inputs.push({ file, coverage, rows });
     }
-    const all = inputs.flatMap((i) => i.rows);
-    const byOffset = new Map<number, Row>();
-    for (const row of all) {
-      const offset = row._kafka_offset as number;
-      if (byOffset.has(offset)) {
-        throw new RuntimeFailure(
-          `offset ${offset} of partition ${group.partition} is in two files of ${group.folder}; ` +
-            "compaction stopped (the dedup view hides it; move one file away to repair)",
-        );
-      }
-      byOffset.set(offset, row);
-    }
+    const { rows: all, duplicates } = collapseCopies(inputs, table.columns, group.partition);
+    const byOffset = new Map(all.map((row) => [row._kafka_offset as number, row]));
     const first = Math.min(...inputs.map((i) => i.coverage.firstOffset));
     const last = Math.max(...inputs.map((i) => i.coverage.lastOffset));
     const coverage: FileCoverage = {
@@ -318,8 +400,14 @@ export class Compactor {
     this.report.filesBefore += inputs.length;
     this.report.bytesBefore += bytesBefore;
     this.report.rows += all.length;
+    this.report.duplicatesCollapsed += duplicates;
     if (options.dryRun) {
-      this.logger.info("would compact", { key, files: inputs.length, rows: all.length });
+      this.logger.info("would compact", {
+        key,
+        files: inputs.length,
+        rows: all.length,
+        duplicates,
+      });
       return;
     }
     const bytes = this.encoder.encode(sortRows(all, table.sortBy), table.columns, coverage);
@@ -333,19 +421,20 @@ export class Compactor {
       // An earlier run made it and died before deleting: it must hold exactly these rows.
       const existing = this.encoder.coverage(await this.store.read(key));
       if (existing.records !== all.length || existing.lastOffset !== last) {
-        throw new RuntimeFailure(
-          `${key} exists with ${existing.records} rows, not the ${all.length} its inputs hold; compaction stopped`,
+        throw new GroupRefused(
+          `${key} exists with ${existing.records} rows, not the ${all.length} its inputs hold`,
         );
       }
     }
     this.report.filesAfter++;
     this.report.bytesAfter += bytes.byteLength;
     this.logger.debug("compacted file written", { key, rows: all.length });
+    // Every row of every input is in the new file (copies checked equal), so all may go.
     for (const { file } of inputs) {
       this.logger.debug("deleting a compacted input", { key: file.key });
       await this.store.delete(file.key);
     }
-    this.logger.info("compacted", { key, files: inputs.length, rows: all.length });
+    this.logger.info("compacted", { key, files: inputs.length, rows: all.length, duplicates });
   }
 
   /** A file's offsets: S3 metadata when kept apart, else the Parquet footer. */
@@ -398,6 +487,23 @@ export function formatReport(report: CompactionReport, dryRun = false): string {
         mb(report.bytesAfter)
       }), ${n(report.rows)} rows, ${report.seconds.toFixed(1)} s`,
   ];
+  if (report.duplicatesCollapsed > 0) {
+    lines.push(
+      `${dryRun ? "would collapse" : "collapsed"} ${
+        n(report.duplicatesCollapsed)
+      } duplicate row(s) (the same Kafka record written twice, e.g. after a reset to a time or p:offset)`,
+    );
+  }
+  if (report.leftForLater > 0) {
+    lines.push(
+      `left ${
+        n(report.leftForLater)
+      } file(s) for a later run (at or past the group's committed offset, or after such a file)`,
+    );
+  }
+  for (const refused of report.refused) {
+    lines.push(`refused ${refused.folder} partition ${refused.partition}: ${refused.reason}`);
+  }
   if (report.leftoversDeleted > 0) {
     lines.push(
       `finished an interrupted earlier run: deleted ${

@@ -4,7 +4,12 @@
  * Athena view whose encoded definition is that same SQL.
  */
 import assert from "node:assert/strict";
-import { GetTableCommand, GlueClient } from "@aws-sdk/client-glue";
+import {
+  GetTableCommand,
+  GetTableVersionsCommand,
+  GlueClient,
+  UpdateTableCommand,
+} from "@aws-sdk/client-glue";
 import { trinoParse } from "../../scripts/trino_parser.ts";
 import { configSchema } from "../config/schema.ts";
 import { createEncoder } from "../encode/mod.ts";
@@ -16,7 +21,7 @@ import { LAKE_COLUMNS } from "../record/mod.ts";
 import { FileStore } from "../store/file.ts";
 import { compactedFileName, objectKey, partitionPrefix, timePartition } from "../store/mod.ts";
 import { dedupViewSelect } from "./dedup_view.ts";
-import { GlueCatalog } from "./glue.ts";
+import { GlueCatalog, glueDedupViewInput } from "./glue.ts";
 import { LocalCatalog } from "./local.ts";
 import { lakeTables } from "./mod.ts";
 
@@ -74,7 +79,7 @@ Deno.test("dedup view (duckdb): a record in two files (the overlap window) is on
   }
 });
 
-Deno.test("dedup view (glue via moto): registered next to each table as an Athena view with the same SQL", async () => {
+Deno.test("dedup view (glue via moto): registered next to each table as an Athena view with the same SQL; reruns leave it unchanged (UpdateTable observed by SDK middleware)", async () => {
   const endpoint = Deno.env.get("CRYPTOPIPE_TEST_S3_ENDPOINT");
   if (!endpoint) throw new Error("CRYPTOPIPE_TEST_S3_ENDPOINT is not set: run `deno task test`");
   const database = `db_${crypto.randomUUID().slice(0, 8)}`;
@@ -110,4 +115,40 @@ Deno.test("dedup view (glue via moto): registered next to each table as an Athen
   );
   // Views are not lake tables.
   assert.deepEqual((await catalog.tables()).map((t) => t.name), ["ticker", "ticker_errors"]);
+
+  // Reruns (hourly on a timer) leave an unchanged view alone: no UpdateTable, no new version.
+  const updates: Array<{ name?: string; skipArchive?: boolean }> = [];
+  catalog.client.middlewareStack.add(
+    (next, context) => (args) => {
+      if (context.commandName === "UpdateTableCommand") {
+        const input = args.input as { TableInput?: { Name?: string }; SkipArchive?: boolean };
+        updates.push({ name: input.TableInput?.Name, skipArchive: input.SkipArchive });
+      }
+      return next(args);
+    },
+    { step: "initialize", name: "observeUpdateTable" },
+  );
+  const versions = async () =>
+    (await glue.send(
+      new GetTableVersionsCommand({ DatabaseName: database, TableName: "ticker_dedup" }),
+    )).TableVersions!.length;
+  const versionsBefore = await versions();
+  for (let run = 0; run < 3; run++) {
+    for (const table of tables) await catalog.register(table);
+  }
+  assert.deepEqual(updates, []);
+  assert.equal(await versions(), versionsBefore);
+  // A view edited by hand (or by an older build) is put back, without an archived copy.
+  await glue.send(
+    new UpdateTableCommand({
+      DatabaseName: database,
+      TableInput: { ...glueDedupViewInput(tables[0]), Description: "edited by hand" },
+    }),
+  );
+  await catalog.register(tables[0]);
+  assert.deepEqual(updates, [{ name: "ticker_dedup", skipArchive: true }]);
+  const restored =
+    (await glue.send(new GetTableCommand({ DatabaseName: database, Name: "ticker_dedup" })))
+      .Table!;
+  assert.equal(restored.Description, glueDedupViewInput(tables[0]).Description);
 });

@@ -143,6 +143,19 @@ export function glueDedupViewInput(table: TableDefinition): TableInput {
   };
 }
 
+/** Whether Glue's view already has the definition `wanted` (text, columns, type, parameters). */
+export function sameView(existing: Table, wanted: TableInput): boolean {
+  const columns = (
+    t: { StorageDescriptor?: { Columns?: Array<{ Name?: string; Type?: string }> } },
+  ) => JSON.stringify((t.StorageDescriptor?.Columns ?? []).map((c) => [c.Name, c.Type]));
+  return existing.TableType === wanted.TableType &&
+    existing.ViewOriginalText === wanted.ViewOriginalText &&
+    existing.ViewExpandedText === wanted.ViewExpandedText &&
+    (existing.Description ?? "") === (wanted.Description ?? "") &&
+    Object.entries(wanted.Parameters ?? {}).every(([k, v]) => existing.Parameters?.[k] === v) &&
+    columns(existing) === columns(wanted);
+}
+
 /**
  * Partition projection (lake-and-delivery.md §7.1): Athena computes the dt/hour folders from
  * these properties, so no partition is ever registered and consume needs no Glue permission.
@@ -254,25 +267,48 @@ export class GlueCatalog implements Catalog {
     return result;
   }
 
-  /** Create the view, or replace it with the current definition (views hold no data). */
+  /**
+   * Create the view, or replace it when its definition changed (views hold no data). An
+   * unchanged view is left alone: catalog runs hourly, and each UpdateTable would add a Glue
+   * table version; a replacement skips the archive copy for the same reason.
+   */
   async #registerDedupView(table: TableDefinition): Promise<void> {
     const input = glueDedupViewInput(table);
     const name = `${this.#database}.${input.Name}`;
+    let existing: Table | undefined;
     try {
-      await this.client.send(
-        new CreateTableCommand({ DatabaseName: this.#database, TableInput: input }),
-      );
+      existing = (await this.client.send(
+        new GetTableCommand({ DatabaseName: this.#database, Name: input.Name }),
+      )).Table;
     } catch (error) {
-      if (!(error instanceof AlreadyExistsException)) {
-        throw awsFailure(`create Glue view ${name}`, error);
+      if (!(error instanceof EntityNotFoundException)) {
+        throw awsFailure(`read Glue view ${name}`, error);
       }
+    }
+    if (existing && sameView(existing, input)) return;
+    if (!existing) {
       try {
         await this.client.send(
-          new UpdateTableCommand({ DatabaseName: this.#database, TableInput: input }),
+          new CreateTableCommand({ DatabaseName: this.#database, TableInput: input }),
         );
+        return;
       } catch (error) {
-        throw awsFailure(`update Glue view ${name}`, error);
+        // Another catalog run created it meanwhile: replace it below.
+        if (!(error instanceof AlreadyExistsException)) {
+          throw awsFailure(`create Glue view ${name}`, error);
+        }
       }
+    }
+    try {
+      await this.client.send(
+        new UpdateTableCommand({
+          DatabaseName: this.#database,
+          TableInput: input,
+          SkipArchive: true,
+        }),
+      );
+    } catch (error) {
+      throw awsFailure(`update Glue view ${name}`, error);
     }
   }
 

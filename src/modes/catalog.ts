@@ -19,6 +19,7 @@ import { createBus } from "../bus/mod.ts";
 import { createEncoder } from "../encode/mod.ts";
 import { type CompactionReport, Compactor, formatReport, parseBefore } from "../catalog/compact.ts";
 import { TtyProgress } from "./progress_bar.ts";
+import { withMaintenanceLock } from "./maintenance_lock.ts";
 
 export async function catalog(ctx: ModeContext): Promise<Record<string, RegisterResult>> {
   const { config, logger } = ctx;
@@ -27,11 +28,11 @@ export async function catalog(ctx: ModeContext): Promise<Record<string, Register
   }
   if (ctx.flags.expire) {
     // Retention is a run of its own: it deletes, registering is another run.
-    await expire(ctx);
+    await withMaintenanceLock(config, "catalog --expire", () => expire(ctx));
     return {};
   }
   if (ctx.flags.compact) {
-    await compact(ctx);
+    await withMaintenanceLock(config, "catalog --compact", () => compact(ctx));
     return {};
   }
   if (ctx.flags.before !== undefined) {
@@ -152,8 +153,18 @@ export async function compact(ctx: ModeContext): Promise<CompactionReport> {
     bytes_after: report.bytesAfter,
     rows: report.rows,
     leftovers_deleted: report.leftoversDeleted,
+    duplicates_collapsed: report.duplicatesCollapsed,
+    left_for_later: report.leftForLater,
+    refused: report.refused.length,
     seconds: report.seconds.toFixed(2),
   });
   await ctx.write(formatReport(report, ctx.flags.dryRun));
+  if (report.refused.length > 0) {
+    // Every other group was compacted; exit 3 so that an operator (or the timer) notices.
+    throw new RuntimeFailure(
+      `compaction refused ${report.refused.length} (hour, partition) group(s), left as they were: ` +
+        report.refused.map((r) => `${r.folder} partition ${r.partition}`).join(", "),
+    );
+  }
   return report;
 }

@@ -5,11 +5,15 @@
  * nothing; the real run refuses while the group has live members, since a running consumer
  * would overwrite the new offsets with its next commit.
  *
- * Moving back never duplicates lake rows: consume meets the files it already wrote under the
- * same offset-derived names and skips what they cover. Moving forward skips records for good.
+ * Moving back to a flush boundary duplicates nothing: consume meets the files it already wrote
+ * under the same offset-derived names and skips what they cover (and skips compacted ranges
+ * wherever the target is). A time or p:offset usually lands inside a small file, which consume
+ * cannot know: the rows from there on are written again until catalog --compact collapses the
+ * copies, so the plan says so. Moving forward skips records for good.
  */
 import { createBus, createGroupAdmin, type PartitionOffsets } from "../bus/mod.ts";
 import { RuntimeFailure, UsageError } from "../errors.ts";
+import type { Logger } from "../log.ts";
 import type { ModeContext } from "./context.ts";
 
 export type ResetTarget =
@@ -200,6 +204,23 @@ export function formatResetPlan(rows: readonly ResetRow[]): string {
   return [format(header), ...lines.map(format)].join("\n") + "\n";
 }
 
+/**
+ * A warning (stderr, so the printed plan stays a table) when a time or offset moves a partition
+ * back: such a target usually lands inside a lake file, and plain readers see the re-read rows
+ * twice until the next compaction.
+ */
+export function warnMidFile(logger: Logger, target: ResetTarget, rows: readonly ResetRow[]): void {
+  if (target.kind !== "time" && target.kind !== "offsets") return;
+  const back = rows.filter((r) => r.committed !== undefined && r.next < r.committed);
+  if (back.length === 0) return;
+  logger.warn(
+    "moving back to a time or offset that may lie inside a lake file: rows already in the lake " +
+      "from there on are written again; <table>_dedup shows each offset once, plain reads see " +
+      "copies until the next catalog --compact collapses them (README, Reprocessing)",
+    { partitions: back.map((r) => r.partition).join(",") },
+  );
+}
+
 function describeTarget(target: ResetTarget): string {
   switch (target.kind) {
     case "earliest":
@@ -238,6 +259,7 @@ export async function resetOffsets(ctx: ModeContext, spec: string): Promise<void
       const note = group.members.length > 0
         ? `; the group has ${group.members.length} live member(s), so a real run would be refused`
         : "";
+      warnMidFile(logger, target, rows);
       await ctx.write(`${title} (dry run: nothing changed${note})\n${formatResetPlan(rows)}`);
       return;
     }
@@ -272,6 +294,7 @@ export async function resetOffsets(ctx: ModeContext, spec: string): Promise<void
       topic,
       partitions: rows.map((r) => `${r.partition}:${r.next}`).join(","),
     });
+    warnMidFile(logger, target, rows);
     await ctx.write(`${title} (applied)\n${formatResetPlan(rows)}`);
   } finally {
     await admin.close().catch(() => {});
