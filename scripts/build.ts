@@ -206,11 +206,17 @@ export function bakedPermissions(configFile: string, installedConfig: string, wo
     AWS_REGION: Deno.env.get("AWS_REGION"),
   };
   // Secrets are not read at build time (only their paths matter), nor this machine's overrides.
-  const config = parseConfig(Deno.readTextFileSync(configFile), installedConfig, {
-    env: (name) => name === "CREDENTIALS_DIRECTORY" ? "/run/credentials" : undefined,
-    envEntries: () => [],
-    readTextFile: () => "not read at build time",
-  });
+  const config = parseConfig(
+    Deno.readTextFileSync(configFile),
+    installedConfig,
+    {
+      env: (name) => name === "CREDENTIALS_DIRECTORY" ? "/run/credentials" : undefined,
+      envEntries: () => [],
+      readTextFile: () => "not read at build time",
+    },
+    // Only the paths of secret and TLS files matter (src/permissions.ts reads the keys).
+    { bus: false, sources: false },
+  );
   // The template unit gives each instance RuntimeDirectory=cryptopipe/%i (deploy/systemd).
   const environment = (mode: string) => ({
     env: (name: string) =>

@@ -478,13 +478,22 @@ export async function runCli(args: readonly string[], cliIo: CliIo = denoIo): Pr
     shutdown.signal.addEventListener("abort", () => notifier.stopping(), { once: true });
     if (!long) notifier.ready();
     // produce and consume: metrics, health and SIGHUP reload (catalog and query are one-shot).
-    const telemetry = long
-      ? startTelemetry(parsed.mode, config, logger.child({ component: "metrics" }), {
-        load: () => loadConfig(config.file, environment, scope),
-        setLevel: (next) => (level = parsed.logLevel ?? next),
-        levelPinned: parsed.logLevel !== undefined,
-      })
-      : undefined;
+    let telemetry: ReturnType<typeof startTelemetry> | undefined;
+    try {
+      telemetry = long
+        ? startTelemetry(parsed.mode, config, logger.child({ component: "metrics" }), {
+          load: () => loadConfig(config.file, environment, scope),
+          setLevel: (next) => (level = parsed.logLevel ?? next),
+          levelPinned: parsed.logLevel !== undefined,
+        })
+        : undefined;
+    } catch (error) {
+      // e.g. the metrics port is taken: nothing of this run may stay open.
+      notifier.stopping();
+      await notifier.close();
+      shutdown.dispose();
+      throw error;
+    }
     const ctx: ModeContext = {
       config,
       logger,

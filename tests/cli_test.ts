@@ -121,6 +121,12 @@ const badInputs: Array<
     error: /bus\.sasl\.password_env: environment variable CRYPTOPIPE_NOPE is not set/,
   },
   {
+    name: "a table named like its dedup view",
+    toml: '[store]\ntable = "ticker_dedup"',
+    args: ["--mode", "consume"],
+    error: /store\.table: must not end in _dedup/,
+  },
+  {
     name: "AWS endpoint from the environment (https is checked only in the config)",
     args: ["--mode", "consume"],
     env: { AWS_ENDPOINT_URL_S3: "http://s3.eu-west-1.amazonaws.com" },

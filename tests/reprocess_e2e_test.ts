@@ -513,6 +513,36 @@ Deno.test("reprocess: --reread of an offset range and of a time range writes exa
   assert.match(outside.stderr, /Invalid range 0 to 100000 of partition 0: offsets 0 to \d+/);
 });
 
+Deno.test("reprocess: --reread of a range larger than one fetch (over 2 MiB of one partition) writes each offset once and finishes", async () => {
+  const topic = uniqueName("reread-big");
+  const group = uniqueName("g");
+  const { config, lake } = await workspace(reprocessToml(topic, group));
+  await produce(config, 36_000);
+  const dump = await kcatDump(testBrokers(), topic);
+  const partition0 = dump.filter((m) => m.partition === 0);
+  const bytes = partition0.reduce((sum, m) => sum + m.payload.length, 0);
+  assert.ok(bytes > 3 * 1024 * 1024, `partition 0 holds ${bytes} bytes: more than one fetch`);
+  const last = Math.max(...partition0.map((m) => m.offset));
+  const out = await ok(
+    config,
+    "--mode",
+    "consume",
+    "--reread",
+    "--partition",
+    "0",
+    "--from-offset",
+    "0",
+    "--to-offset",
+    String(last),
+    "--into-table",
+    "fix_big",
+  );
+  assert.match(out, new RegExp(`rows ${partition0.length}, error rows 0`));
+  // tableRows fails on any (partition, offset) written twice.
+  const rows = await tableRows(lake, "fix_big");
+  assert.equal(rows.size, partition0.length);
+});
+
 Deno.test("reprocess: catalog --expire deletes dt partitions older than store.retention_days by their date; --dry-run lists them", async () => {
   const topic = uniqueName("retention");
   const { config, lake } = await workspace(
@@ -573,6 +603,22 @@ Deno.test("reprocess: bad reprocessing flags and retention config give exit 2 wi
   );
   const cases: Array<[string, string[], RegExp]> = [
     [config, ["--mode", "consume", "--dry-run"], /--dry-run only with --reset-offsets/],
+    [
+      config,
+      [
+        "--mode",
+        "consume",
+        "--reread",
+        "--partition",
+        "0",
+        "--from-offset",
+        "0",
+        "--to-offset",
+        "1",
+      ]
+        .concat(["--into-table", "fix_dedup"]),
+      /Invalid --into-table fix_dedup: must not end in _dedup/,
+    ],
     [
       config,
       ["--mode", "consume", "--reset-offsets", "yesterday"],

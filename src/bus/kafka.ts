@@ -76,7 +76,6 @@ const REBALANCE_ERROR_TYPES = new Set([
   "UNKNOWN_MEMBER_ID",
   "FENCED_INSTANCE_ID",
 ]);
-const TLS_CODES = TLS_VERIFY_CODES;
 
 function causes(error: unknown): unknown[] {
   const chain: unknown[] = [];
@@ -101,7 +100,7 @@ export function kafkaFailure(
   const auth = chain.find((e: any) =>
     e instanceof AuthFailure || e?.name === "KafkaJSSASLAuthenticationError" ||
     AUTH_ERROR_TYPES.has(e?.type) ||
-    TLS_CODES.test(String(e?.code ?? ""))
+    TLS_VERIFY_CODES.test(String(e?.code ?? ""))
   );
   if (auth) {
     return new AuthFailure(`Cannot ${action} at ${brokers.join(",")}: ${messageOf(auth)}`, {
@@ -606,7 +605,12 @@ class KafkaGroupAdmin implements GroupAdmin {
     signal: AbortSignal,
   ): Promise<void> {
     const pending = new Map(ranges.filter((r) => r.to > r.from).map((r) => [r.partition, r]));
-    if (pending.size === 0) return;
+    if (pending.size === 0 || signal.aborted) return;
+    // Where each partition goes on: after a rejoin the throwaway group has no offsets, so every
+    // join seeks here (not to the range start: that would deliver a batch twice).
+    const next = new Map([...pending.values()].map((r) => [r.partition, r.from]));
+    // The handler's own errors go out as they are, not as Kafka failures.
+    const handlerErrors = new WeakSet<object>();
     // A throwaway group: it never commits, so nothing of it outlives the read, and the
     // lake's own group is not touched. It is deleted at the end.
     const groupId = `${this.config.bus.group_id}.reread-${crypto.randomUUID().slice(0, 8)}`;
@@ -638,25 +642,22 @@ class KafkaGroupAdmin implements GroupAdmin {
     try {
       await this.#watch.race(consumer.connect());
       await consumer.subscribe({ topics: [topic], fromBeginning: true });
-      let seeked = false;
       consumer.on(consumer.events.GROUP_JOIN, (event) => {
         // Partitions outside the ranges are paused: the group has no offsets, so they would
         // otherwise be read from the beginning for nothing.
         const assigned = event.payload.memberAssignment[topic] ?? [];
         const idle = assigned.filter((p) => !pending.has(p));
         if (idle.length > 0) consumer.pause([{ topic, partitions: idle }]);
-        if (!seeked) {
-          for (const range of pending.values()) {
-            consumer.seek({ topic, partition: range.partition, offset: String(range.from) });
-          }
-          seeked = true;
+        for (const partition of pending.keys()) {
+          if (!assigned.includes(partition)) continue;
+          consumer.seek({ topic, partition, offset: String(next.get(partition)) });
         }
       });
       await consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: 1,
-        eachBatch: async ({ batch, isRunning, isStale }) => {
+        eachBatch: async ({ batch, isRunning, isStale, resolveOffset, heartbeat }) => {
           const range = pending.get(batch.partition);
           if (!range || !isRunning() || isStale()) return;
           const inRange = batch.messages
@@ -665,9 +666,15 @@ class KafkaGroupAdmin implements GroupAdmin {
           try {
             if (inRange.length > 0) await onMessages(inRange);
           } catch (error) {
+            if (typeof error === "object" && error !== null) handlerErrors.add(error);
             fail(error as Error);
             return;
           }
+          // Without resolving, kafkajs fetches this batch again (auto-resolve is off so that a
+          // failed handler never moves the position).
+          resolveOffset(batch.lastOffset());
+          next.set(batch.partition, Number(batch.lastOffset()) + 1);
+          await heartbeat();
           if (Number(batch.lastOffset()) >= range.to - 1) {
             pending.delete(batch.partition);
             consumer.pause([{ topic, partitions: [batch.partition] }]);
@@ -678,6 +685,7 @@ class KafkaGroupAdmin implements GroupAdmin {
       await finished;
     } catch (error) {
       if (error instanceof Error && "exitCode" in error) throw error;
+      if (typeof error === "object" && error !== null && handlerErrors.has(error)) throw error;
       throw kafkaFailure(`read topic ${topic}`, this.brokers, error);
     } finally {
       signal.removeEventListener("abort", onAbort);

@@ -7,6 +7,7 @@
 import { generateAuthToken } from "aws-msk-iam-sasl-signer-js";
 import { AuthFailure, messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
+import { registerSecretValue } from "../config/secrets.ts";
 
 /** The signer's shape: a region in, a token and its expiry (epoch ms) out. */
 export type MskTokenSigner = (options: { region: string }) => Promise<{
@@ -43,6 +44,8 @@ export function mskIamTokenProvider(
       region,
       expires: new Date(signed.expiryTime).toISOString(),
     });
+    // A base64 presigned URL: no pattern of redact() recognizes it, so it is a known value.
+    registerSecretValue(signed.token);
     return { value: signed.token };
   };
 }

@@ -3,8 +3,9 @@
  * per (hour, Kafka partition), sorted by symbol and event time (lake-and-delivery.md §4).
  *
  * Exactly once across crashes, with the store's two primitives (create-once and delete):
- * 1. Only files whose offsets lie below the consumer group's committed offset are touched:
- *    those rows are durable and no live consumer writes them again.
+ * 1. Only files whose offsets lie below the consumer group's committed offset are rewritten:
+ *    those rows are durable and no live consumer writes them again. (The recovery of step 3
+ *    runs first, in every hour: it deletes only files a compacted file already covers.)
  * 2. The new file is created once under `<topic>+<partition>+<first>-<last>.parquet`; its name
  *    states the range it covers, its footer (and S3 metadata) the offsets and row count.
  * 3. Only then are the files it replaces deleted, and only files whose every row is in the
@@ -21,7 +22,7 @@
  * exit 3 at the end), and every other group is compacted.
  */
 import type { Encoder, FileCoverage, Row } from "../encode/mod.ts";
-import { UsageError } from "../errors.ts";
+import { messageOf, UsageError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Column } from "../record/mod.ts";
 import {
@@ -88,6 +89,18 @@ export interface CompactionReport {
 
 /** A group whose files disagree: it is left as it is and the other groups go on. */
 export class GroupRefused extends Error {}
+
+/**
+ * A file that does not decode (foreign, truncated) refuses its own (hour, partition) only;
+ * store failures still end the run.
+ */
+async function unreadableRefuses<T>(key: string, read: () => T | Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    throw new GroupRefused(`${key} cannot be read: ${messageOf(error)}`);
+  }
+}
 
 const HOUR_MS = 3_600_000;
 
@@ -351,7 +364,11 @@ export class Compactor {
     const read: Array<{ file: LakeFile; coverage: FileCoverage; bytes: Uint8Array }> = [];
     for (const file of eligible) {
       const bytes = await this.store.read(file.key);
-      read.push({ file, coverage: this.encoder.coverage(bytes), bytes });
+      read.push({
+        file,
+        coverage: await unreadableRefuses(file.key, () => this.encoder.coverage(bytes)),
+        bytes,
+      });
     }
     // consume commits only at file boundaries, but a reset to a time or p:offset commits
     // inside a file. Such a file holds rows at or past the committed offset, which a live
@@ -375,7 +392,7 @@ export class Compactor {
     let bytesBefore = 0;
     for (const { file, coverage, bytes } of taken) {
       bytesBefore += bytes.byteLength;
-      const rows = await this.encoder.decode(bytes);
+      const rows = await unreadableRefuses(file.key, () => this.encoder.decode(bytes));
       if (rows.length !== coverage.records) {
         throw new GroupRefused(
           `${file.key} holds ${rows.length} rows but states ${coverage.records}`,

@@ -139,3 +139,21 @@ Deno.test("compactor: a file that starts inside a compacted file and reaches pas
   assert.notEqual(after[0], old);
   assert.deepEqual(await offsetsIn(store, after[0]), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
 });
+
+Deno.test("compactor: a file that does not decode refuses its group only, naming it; the other hour is compacted", async () => {
+  const { store, compactor } = await lake();
+  const good = rowsOf(4, 1); // hour 08
+  await put(store, good.slice(0, 2));
+  await put(store, good.slice(2));
+  const bad = rowsOf(4); // hour 07
+  const whole = await put(store, bad.slice(0, 2));
+  const part = timePartition(bad[2].event_time as number);
+  const foreign = objectKey("ticker", part, TOPIC, PARTITION, 2, "parquet");
+  assert.equal(await store.createOnce(foreign, new TextEncoder().encode("not parquet")), "created");
+  const report = await compactor.compactTables([TABLE], options(4));
+  assert.equal(report.groups, 1, "the good hour was compacted");
+  assert.equal(report.refused.length, 1);
+  assert.match(report.refused[0].reason, /\+2\+0{19}2\.parquet cannot be read: /);
+  const after = await store.list("ticker");
+  assert.ok(after.includes(whole) && after.includes(foreign), "the refused files are untouched");
+});

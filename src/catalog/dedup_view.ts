@@ -11,7 +11,8 @@
 import type { ColumnType } from "../record/mod.ts";
 import type { TableDefinition } from "./mod.ts";
 
-export const DEDUP_SUFFIX = "_dedup";
+import { DEDUP_SUFFIX } from "../config/names.ts";
+export { DEDUP_SUFFIX };
 
 export function dedupViewName(table: string): string {
   return `${table}${DEDUP_SUFFIX}`;

@@ -286,6 +286,12 @@ export class GlueCatalog implements Catalog {
       }
     }
     if (existing && sameView(existing, input)) return;
+    if (existing && existing.TableType !== "VIRTUAL_VIEW") {
+      // Never replace a table's entry (e.g. one a --reread made under this name) with the view.
+      throw new RuntimeFailure(
+        `Glue table ${name} exists and is not a view: cannot create the dedup view; rename that table`,
+      );
+    }
     if (!existing) {
       try {
         await this.client.send(

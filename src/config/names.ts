@@ -18,6 +18,11 @@ export const TOPIC_RULE = 'must be 1-200 of A-Z a-z 0-9 . _ - (not "." or "..")'
 export const IDENTIFIER_PATTERN = /^[a-z][a-z0-9_]{0,63}$/;
 export const IDENTIFIER_RULE = "must be lower-case a-z 0-9 _ (at most 64) and start with a letter";
 
+/** `<table>_dedup` is each table's dedup view (src/catalog/dedup_view.ts): no table may take it. */
+export const DEDUP_SUFFIX = "_dedup";
+export const TABLE_SUFFIX_RULE =
+  `must not end in ${DEDUP_SUFFIX}: that name is the table's dedup view`;
+
 /** Trading pairs as BASE-QUOTE. */
 export const SYMBOL_PATTERN = /^[A-Z0-9]{1,20}-[A-Z0-9]{1,20}$/;
 export const SYMBOL_RULE = "must be BASE-QUOTE, upper-case (e.g. BTC-USD)";

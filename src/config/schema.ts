@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { LOG_LEVELS } from "../log.ts";
 import {
+  DEDUP_SUFFIX,
   IDENTIFIER_PATTERN,
   IDENTIFIER_RULE,
   MAX_PREFIX_LENGTH,
@@ -12,6 +13,7 @@ import {
   PREFIX_RULE,
   SYMBOL_PATTERN,
   SYMBOL_RULE,
+  TABLE_SUFFIX_RULE,
   TOPIC_PATTERN,
   TOPIC_RULE,
 } from "./names.ts";
@@ -46,6 +48,7 @@ const kmsKeyId = z.string().regex(
 const topicName = z.string().regex(TOPIC_PATTERN, TOPIC_RULE);
 /** Table, database and source names become folder names and SQL identifiers. */
 const identifier = z.string().regex(IDENTIFIER_PATTERN, IDENTIFIER_RULE);
+const tableName = identifier.refine((name) => !name.endsWith(DEDUP_SUFFIX), TABLE_SUFFIX_RULE);
 const symbolList = z.array(z.string().regex(SYMBOL_PATTERN, SYMBOL_RULE)).min(1).max(1000);
 
 /** Where a secret comes from. The TOML may name a source, never hold the value. */
@@ -252,7 +255,9 @@ export const configSchema = z.strictObject({
     listen: z.string().regex(
       /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/,
       'must be host:port, e.g. "127.0.0.1:9464"',
-    ).optional(),
+    ).refine((listen) => Number(listen.slice(listen.lastIndexOf(":") + 1)) <= 65535, {
+      message: "the port must be at most 65535",
+    }).optional(),
     /** Serve on a non-loopback address (behind a firewall or a proxy that adds auth). */
     allow_remote: z.boolean().default(false),
     /** A source with no record (or connect) for this long makes /health answer 503. */
@@ -381,8 +386,8 @@ export const configSchema = z.strictObject({
     type: z.enum(["local", "s3"]).default("local"),
     /** Lake root for type = "local". */
     path: z.string().min(1).default("./lake"),
-    table: identifier.default("ticker"),
-    errors_table: identifier.default("ticker_errors"),
+    table: tableName.default("ticker"),
+    errors_table: tableName.default("ticker_errors"),
     /** type = "s3": the bucket, and an optional key prefix (no leading or trailing slash). */
     bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be a valid S3 bucket name")
       .optional(),

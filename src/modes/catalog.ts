@@ -26,6 +26,9 @@ export async function catalog(ctx: ModeContext): Promise<Record<string, Register
   if (ctx.flags.expire && ctx.flags.compact) {
     throw new UsageError("--expire and --compact are separate runs: give one of them");
   }
+  if (ctx.flags.before !== undefined && !ctx.flags.compact) {
+    throw new UsageError("--before applies to --mode catalog --compact only");
+  }
   if (ctx.flags.expire) {
     // Retention is a run of its own: it deletes, registering is another run.
     await withMaintenanceLock(config, "catalog --expire", () => expire(ctx));
@@ -34,9 +37,6 @@ export async function catalog(ctx: ModeContext): Promise<Record<string, Register
   if (ctx.flags.compact) {
     await withMaintenanceLock(config, "catalog --compact", () => compact(ctx));
     return {};
-  }
-  if (ctx.flags.before !== undefined) {
-    throw new UsageError("--before applies to --mode catalog --compact only");
   }
   const target = createCatalog(config);
   const tables = lakeTables(config);

@@ -3,7 +3,9 @@
  * with an advisory lock (flock) on `<lake>/.maintenance.lock`. The kernel drops the lock when the
  * process ends, even by kill -9, so a crash leaves nothing stale behind. It sits at the lake root,
  * not in `.tmp/`, whose old entries the file store cleans up. An S3 lake has no --expire (its
- * lifecycle rule expires by itself), so there is nothing to exclude there.
+ * lifecycle rule expires by itself) and no lock: two --compact runs there lose nothing
+ * (write-once names, deletes only of covered files), but the later one may stop on an input
+ * the earlier one deleted; the next run finishes the work.
  */
 import { join } from "node:path";
 import type { LoadedConfig } from "../config/mod.ts";

@@ -10,6 +10,7 @@
  */
 import { createBus, createGroupAdmin, type OffsetRange } from "../bus/mod.ts";
 import { createEncoder } from "../encode/mod.ts";
+import { DEDUP_SUFFIX, TABLE_SUFFIX_RULE } from "../config/names.ts";
 import { UsageError } from "../errors.ts";
 import { createStore, parseFileName, type Store } from "../store/mod.ts";
 import type { ModeContext } from "./context.ts";
@@ -101,6 +102,9 @@ export function rereadTables(
     throw new UsageError(
       `Invalid --into-table ${JSON.stringify(into)}: lower-case a-z 0-9 _, starting with a letter`,
     );
+  }
+  if (into.endsWith(DEDUP_SUFFIX)) {
+    throw new UsageError(`Invalid --into-table ${into}: ${TABLE_SUFFIX_RULE}`);
   }
   const tables = { records: into, errors: `${into}_errors` };
   const live = [config.store.table, config.store.errors_table];

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../errors.ts";
 import { formatResetPlan, parsePartitionList, parseResetTarget, planReset } from "./reset.ts";
-import { retentionCutoff } from "./retention.ts";
+import { FileStore } from "../store/file.ts";
+import { expiredPartitions, retentionCutoff } from "./retention.ts";
 
 const LOGS = [
   { partition: 0, low: 0, high: 100 },
@@ -80,4 +81,17 @@ Deno.test("retention: partitions before today minus retention_days expire; today
   const now = Date.UTC(2026, 10, 25, 0, 30);
   assert.equal(retentionCutoff(now, 30), "2026-10-26");
   assert.equal(retentionCutoff(now, 1), "2026-11-24");
+});
+
+Deno.test("retention: dead letters without a usable time (dt=1970-01-01) are never expired", async () => {
+  const store = new FileStore(await Deno.makeTempDir());
+  const bytes = new TextEncoder().encode("{}\n");
+  for (const dt of ["1970-01-01", "2020-01-01", "2026-11-20"]) {
+    assert.equal(
+      await store.createOnce(`ticker_errors/dt=${dt}/hour=00/a.jsonl`, bytes),
+      "created",
+    );
+  }
+  const expired = await expiredPartitions(store, ["ticker_errors"], "2026-10-26");
+  assert.deepEqual(expired.map((p) => p.dt), ["2020-01-01"]);
 });

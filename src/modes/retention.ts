@@ -9,7 +9,7 @@
  */
 import { lakeTables } from "../catalog/mod.ts";
 import { UsageError } from "../errors.ts";
-import { createStore, type Store } from "../store/mod.ts";
+import { createStore, type Store, UNDATED_DT } from "../store/mod.ts";
 import type { ModeContext } from "./context.ts";
 
 const DAY_MS = 86_400_000;
@@ -35,7 +35,8 @@ export async function expiredPartitions(
   for (const table of tables) {
     for (const folder of await store.folders(table)) {
       const dt = /^dt=(\d{4}-\d{2}-\d{2})$/.exec(folder)?.[1];
-      if (!dt || dt >= cutoff) continue;
+      // 1970-01-01 holds dead letters without a usable time: kept for someone to look at.
+      if (!dt || dt >= cutoff || dt === UNDATED_DT) continue;
       const files = (await store.list(`${table}/${folder}`)).length;
       expired.push({ table, dt, files });
     }

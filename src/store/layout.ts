@@ -18,6 +18,9 @@ const HOUR_MS = 3_600_000;
 /** Hot path (once per record): the partition of an hour is computed once, then looked up. */
 const partitionOfHour = new Map<number, TimePartition>();
 
+/** The dt of dead letters whose Kafka time is nonsense (lake_writer.ts): epoch 0. */
+export const UNDATED_DT = "1970-01-01";
+
 export function timePartition(epochMs: number): TimePartition {
   const hour = Math.floor(epochMs / HOUR_MS);
   let part = partitionOfHour.get(hour);
