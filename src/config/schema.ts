@@ -322,7 +322,6 @@ export const configSchema = z.strictObject({
     status_topic: topicName.optional(),
     client_id: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/).default("cryptopipe"),
     group_id: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).default("cryptopipe-lake"),
-    /** How long a dead consumer keeps its partitions (broker minimum is 6000). */
     /** How long a dead consumer keeps its partitions; the broker's group.min.session.timeout.ms
      * (default 6000) and group.max.session.timeout.ms bound it too. */
     session_timeout_ms: z.number().int().min(1000).max(300_000).default(30_000),

@@ -59,11 +59,12 @@ abstract class Metric<Series> {
 
   protected abstract initial(): Series;
 
-  /** The series for these labels, or undefined when the cardinality cap refuses a new one. */
+  /** The map key of a label set (label values in declaration order). */
   protected keyOf(labels: Labels): string {
     return (this.options.labels ?? []).map((n) => String(labels[n] ?? "")).join("\u0000");
   }
 
+  /** The series for these labels, or undefined when the cardinality cap refuses a new one. */
   protected at(labels: Labels): { labels: Labels; value: Series } | undefined {
     const names = this.options.labels ?? [];
     const key = this.keyOf(labels);
