@@ -63,7 +63,13 @@ max_rows = 100000
     return { plain: Number(plain.n), distinct: Number(plain.d), dedup: Number(dedup.n) };
   };
 
-  await run("--mode", "produce", "--max-records", String(K));
+  // Three rounds, apart in time: a partition then has records whose Kafka time is later than
+  // their predecessor's inside a file (one fast round may share one timestamp throughout).
+  // Uneven rounds, so that no round starts exactly on a file boundary (files hold 40 rows).
+  for (const [round, records] of [301, 302, K - 603].entries()) {
+    if (round > 0) await new Promise((r) => setTimeout(r, 200));
+    await run("--mode", "produce", "--max-records", String(records));
+  }
   await run("--mode", "consume", "--until-idle");
   await assertExactlyOnce({ brokers: testBrokers(), topic, store });
 
