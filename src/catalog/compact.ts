@@ -27,8 +27,10 @@ import type { Logger } from "../log.ts";
 import type { Column } from "../record/mod.ts";
 import {
   compactedFileName,
+  fileMetadata,
   parseCompactedFileName,
   parseFileName,
+  readCoverage,
   type Store,
 } from "../store/mod.ts";
 
@@ -325,7 +327,7 @@ export class Compactor {
     // Recovery first, in every hour (an earlier run may have had a later --before): finish
     // the deletes of an interrupted run.
     for (const [cover, inside] of covering) {
-      const coverage = await this.#coverage(cover);
+      const coverage = await readCoverage(this.store, this.encoder, cover.key);
       if (coverage.firstOffset !== cover.first || coverage.lastOffset !== cover.last) {
         throw new GroupRefused(
           `${cover.key} states offsets ${coverage.firstOffset}-${coverage.lastOffset} inside, ` +
@@ -334,7 +336,7 @@ export class Compactor {
       }
       for (const file of inside) {
         if (!file.compacted) {
-          const own = await this.#coverage(file);
+          const own = await readCoverage(this.store, this.encoder, file.key);
           if (own.lastOffset > cover.last!) {
             // Not a leftover: a replay started inside the range (a reset during compaction,
             // a stalled writer). Its rows past the range are nowhere else: rewrite both.
@@ -428,12 +430,7 @@ export class Compactor {
       return;
     }
     const bytes = this.encoder.encode(sortRows(all, table.sortBy), table.columns, coverage);
-    const result = await this.store.createOnce(key, bytes, {
-      "first-offset": String(first),
-      "last-offset": String(last),
-      "record-count": String(all.length),
-      "first-kafka-timestamp": String(coverage.firstTimestamp),
-    });
+    const result = await this.store.createOnce(key, bytes, fileMetadata(coverage));
     if (result === "exists") {
       // An earlier run made it and died before deleting: it must hold exactly these rows.
       const existing = this.encoder.coverage(await this.store.read(key));
@@ -452,19 +449,6 @@ export class Compactor {
       await this.store.delete(file.key);
     }
     this.logger.info("compacted", { key, files: inputs.length, rows: all.length, duplicates });
-  }
-
-  /** A file's offsets: S3 metadata when kept apart, else the Parquet footer. */
-  async #coverage(file: LakeFile): Promise<FileCoverage> {
-    const metadata = await this.store.metadata(file.key);
-    const values = ["first-offset", "last-offset", "record-count", "first-kafka-timestamp"].map(
-      (k) => Number(metadata?.[k]),
-    );
-    if (values.every(Number.isSafeInteger)) {
-      const [firstOffset, lastOffset, records, firstTimestamp] = values;
-      return { firstOffset, lastOffset, records, firstTimestamp };
-    }
-    return this.encoder.coverage(await this.store.read(file.key));
   }
 }
 

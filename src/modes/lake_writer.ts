@@ -37,10 +37,11 @@ import {
   SCHEMA_HEADER,
 } from "../record/mod.ts";
 import {
-  type FileMetadata,
+  fileMetadata,
   objectKey,
   parseCompactedFileName,
   partitionPrefix,
+  readCoverage,
   type Store,
   timePartition,
 } from "../store/mod.ts";
@@ -374,9 +375,7 @@ export class LakeWriter {
         continue;
       }
       // An earlier run wrote this name: learn what it holds and continue after it.
-      // The object's metadata when the store has it (an S3 HEAD), else the file itself.
-      const coverage = coverageFromMetadata(await this.store.metadata(key)) ??
-        this.encoder.coverage(await this.store.read(key));
+      const coverage = await readCoverage(this.store, this.encoder, key);
       assertSameIncarnation(key, coverage, slice[0]);
       state.covered.set(id, coverage.lastOffset);
       state.holdThrough = Math.max(state.holdThrough ?? -1, coverage.lastOffset);
@@ -399,8 +398,7 @@ export class LakeWriter {
   async #checkIncarnation(range: OffsetRange, bucket: Bucket, from: number): Promise<void> {
     const at = firstAfter(bucket.offsets, range.first - 1);
     if (at < from || bucket.offsets[at] !== range.first) return;
-    const coverage = coverageFromMetadata(await this.store.metadata(range.key)) ??
-      this.encoder.coverage(await this.store.read(range.key));
+    const coverage = await readCoverage(this.store, this.encoder, range.key);
     assertSameIncarnation(range.key, coverage, bucket.rows[at]);
   }
 
@@ -438,26 +436,6 @@ function firstAfter(offsets: readonly number[], after: number | undefined): numb
     else high = mid;
   }
   return low;
-}
-
-/** What each object carries about itself (S3 user metadata; hyphens, see lake-and-delivery.md). */
-function fileMetadata(coverage: FileCoverage): Record<string, string> {
-  return {
-    "first-offset": String(coverage.firstOffset),
-    "last-offset": String(coverage.lastOffset),
-    "record-count": String(coverage.records),
-    "first-kafka-timestamp": String(coverage.firstTimestamp),
-  };
-}
-
-/** Coverage from an object's metadata, when the store keeps it and it is complete. */
-function coverageFromMetadata(metadata: FileMetadata | undefined): FileCoverage | undefined {
-  const values = ["first-offset", "last-offset", "record-count", "first-kafka-timestamp"].map((k) =>
-    Number(metadata?.[k])
-  );
-  if (!values.every(Number.isSafeInteger)) return undefined;
-  const [firstOffset, lastOffset, records, firstTimestamp] = values;
-  return { firstOffset, lastOffset, records, firstTimestamp };
 }
 
 /**

@@ -15,10 +15,4 @@ export {
 } from "./metrics.ts";
 export { type ComponentHealth, Health, type HealthReport, type StaleLimits } from "./health.ts";
 export { SINK_COMPONENT, sourceComponent, Telemetry } from "./telemetry.ts";
-export {
-  isLoopback,
-  type ListenAddress,
-  type MetricsServer,
-  parseListen,
-  serveTelemetry,
-} from "./server.ts";
+export { type ListenAddress, type MetricsServer, parseListen, serveTelemetry } from "./server.ts";

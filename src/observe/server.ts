@@ -22,10 +22,6 @@ export function parseListen(text: string): ListenAddress | undefined {
   return { hostname: match[1] ?? match[2], port };
 }
 
-export function isLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "::1" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
-}
-
 export interface MetricsServer {
   /** The bound address (the real port when `listen` asked for port 0). */
   readonly address: ListenAddress;

@@ -4,6 +4,7 @@
  * overwrites, so a replayed write cannot replace data a reader has already seen.
  */
 import type { LoadedConfig } from "../config/mod.ts";
+import type { Encoder, FileCoverage } from "../encode/mod.ts";
 import { FileStore } from "./file.ts";
 import { S3Store } from "./s3.ts";
 
@@ -44,4 +45,34 @@ export function createStore(config: Pick<LoadedConfig, "store">): Store {
     case "s3":
       return new S3Store(config.store);
   }
+}
+
+/** What each object carries about itself (S3 user metadata; hyphens, see lake-and-delivery.md). */
+export function fileMetadata(coverage: FileCoverage): Record<string, string> {
+  return {
+    "first-offset": String(coverage.firstOffset),
+    "last-offset": String(coverage.lastOffset),
+    "record-count": String(coverage.records),
+    "first-kafka-timestamp": String(coverage.firstTimestamp),
+  };
+}
+
+/** Coverage from an object's metadata, when the store keeps it and it is complete. */
+function coverageFromMetadata(metadata: FileMetadata | undefined): FileCoverage | undefined {
+  const values = ["first-offset", "last-offset", "record-count", "first-kafka-timestamp"].map((k) =>
+    Number(metadata?.[k])
+  );
+  if (!values.every(Number.isSafeInteger)) return undefined;
+  const [firstOffset, lastOffset, records, firstTimestamp] = values;
+  return { firstOffset, lastOffset, records, firstTimestamp };
+}
+
+/** A file's offsets: the object's metadata when the store keeps it (an S3 HEAD), else the file. */
+export async function readCoverage(
+  store: Store,
+  encoder: Encoder,
+  key: string,
+): Promise<FileCoverage> {
+  return coverageFromMetadata(await store.metadata(key)) ??
+    encoder.coverage(await store.read(key));
 }
